@@ -1,0 +1,70 @@
+"""One exception tree, so the CLI has a single place that turns failures into messages.
+
+::
+
+    MonitorError                 anything the user can act on; message says what to check
+    ├── ConfigError              the config file is missing or invalid (exit 2)
+    ├── StoreError               the state database cannot be used
+    ├── LockedError              another process holds the state folder
+    ├── FetchError               HTTP failed after retries (network, status, size cap, robots)
+    │   └── RobotsDisallowedError
+    ├── ParseError               a page does not look like what the parser expects
+    │   └── ListingEmptyError    a 200 listing parsed to no rows: a changed site, not "no news"
+    └── DeliveryError            a transport could not deliver
+        ├── TemporaryDeliveryError   retry later (4xx, network)
+        └── PermanentDeliveryError   give up on this delivery (5xx for the recipient)
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base of every error the user is expected to understand without a traceback."""
+
+    exit_code = 1
+
+
+class ConfigError(MonitorError):
+    """The configuration cannot be used; ``problems`` lists each as ``FILE: dotted.path: message``."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
+
+class StoreError(MonitorError):
+    """The SQLite state cannot be opened or migrated."""
+
+
+class LockedError(MonitorError):
+    """Another mofa-monitor process already uses this state folder."""
+
+
+class FetchError(MonitorError):
+    """A request failed for good (after retries): network, HTTP status, size cap, bad body."""
+
+
+class RobotsDisallowedError(FetchError):
+    """robots.txt of the host forbids the URL for our User-Agent."""
+
+
+class ParseError(MonitorError):
+    """A page does not have the structure the parser relies on."""
+
+
+class ListingEmptyError(ParseError):
+    """A listing answered 200 but held no release rows: the site or the parser changed."""
+
+
+class DeliveryError(MonitorError):
+    """A digest could not be delivered."""
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """The transport failed in a way worth retrying (4xx reply, network error)."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The server refused the recipient or message for good (5xx reply)."""

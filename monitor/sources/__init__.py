@@ -1,0 +1,1 @@
+"""Parsers for the ministry's boards: the HTML listing and article pages, and the RSS feed."""
