@@ -1,0 +1,473 @@
+"""Load and validate the TOML configuration, whole, before anything runs.
+
+A typo must fail at start with a message naming the file, the field and the rule — never at 03:00
+when the first digest is sent. Every problem is collected and reported at once as
+``FILE: dotted.path: message``; list positions count from 1, as a person reads the file.
+Paths in the file are relative to the file's folder, so a service and a shell agree on them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import difflib
+import hashlib
+import os
+import re
+import tomllib
+from collections.abc import Iterable
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from monitor.errors import ConfigError
+
+DEFAULT_THEME_IDS = (
+    "north-korea",
+    "sanctions",
+    "cyber",
+    "human-rights",
+    "security-defense",
+    "humanitarian-aid",
+    "consular-safety",
+    "economy-trade",
+    "technology",
+    "multilateral",
+    "conflict-crisis",
+    "climate-environment",
+)
+DEFAULT_SOURCE_URL = "https://www.mofa.go.kr/eng/brd/m_5676/list.do"
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
+_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def parse_duration(value: Any) -> dt.timedelta:
+    """Read ``"0s"``, ``"2s"``, ``"15m"``, ``"1h"``, ``"1h30m"`` or ``"500ms"`` as a timedelta."""
+    if isinstance(value, dt.timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError('must be a duration such as "30s", "15m" or "1h"')
+    text = value.strip().lower()
+    parts = _DURATION.findall(text)
+    if not text or _DURATION.sub("", text).strip():
+        raise ValueError(f'{value!r} is not a duration; use e.g. "30s", "15m", "1h"')
+    unit_seconds = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    return dt.timedelta(seconds=sum(float(n) * unit_seconds[u] for n, u in parts))
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name like Asia/Seoul)"
+        ) from None
+    return value
+
+
+def _check_email(value: str) -> str:
+    if not isinstance(value, str) or not _EMAIL.match(value.strip()):
+        raise ValueError(f"{value!r} is not an e-mail address")
+    return value.strip()
+
+
+def _check_mailbox(value: str) -> str:
+    """A From-style mailbox: ``addr`` or ``Display Name <addr>``."""
+    _name, addr = parseaddr(value if isinstance(value, str) else "")
+    if not addr or not _EMAIL.match(addr) or any(c in value for c in "\r\n"):
+        raise ValueError(f"{value!r} is not a mailbox like 'Name <addr@example.org>'")
+    return value.strip()
+
+
+def _check_time_of_day(value: Any) -> dt.time:
+    if isinstance(value, dt.time):
+        return value
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", str(value).strip())
+    if not match:
+        raise ValueError(f'{value!r} is not a time of day "HH:MM"')
+    return dt.time(int(match[1]), int(match[2]))
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+def _check_slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError(f"{value!r} must be lower-case letters, digits and dashes")
+    return value
+
+
+Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
+TimeZone = Annotated[str, BeforeValidator(_check_zone)]
+Email = Annotated[str, BeforeValidator(_check_email)]
+Slug = Annotated[str, BeforeValidator(_check_slug)]
+HttpUrl = Annotated[str, BeforeValidator(_check_url)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ServiceConfig(_Strict):
+    """How the service runs: where state lives, how politely it fetches, how it is watched."""
+
+    state_dir: Path = Path("state")
+    request_delay: Duration = dt.timedelta(seconds=1)
+    timeout: Duration = dt.timedelta(seconds=30)
+    max_body_bytes: int = Field(5_000_000, gt=0)
+    max_pages: int = Field(10, ge=1, le=1000)
+    respect_robots: bool = True
+    contact: str | None = None
+    timezone: TimeZone = "Asia/Seoul"
+    listen: str | None = None
+    admin_email: Email | None = None
+    alert_after: int = Field(3, ge=1)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_is_host_port(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", value):
+            raise ValueError(f'{value!r} must be "HOST:PORT", e.g. "127.0.0.1:8787"')
+        return value
+
+
+class SourceConfig(_Strict):
+    """One board to follow; ``url`` may point at a mirror or a local test server."""
+
+    id: Slug
+    kind: Literal["mofa-board", "mofa-rss"] = "mofa-board"
+    url: HttpUrl
+    name: str | None = None
+    every: Duration = dt.timedelta(minutes=15)
+    jitter: Duration | None = None
+    encoding: str | None = None
+    max_pages: int | None = Field(None, ge=1, le=1000)
+    enabled: bool = True
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"unknown encoding {value!r}") from None
+        return value
+
+    @field_validator("every")
+    @classmethod
+    def _positive_interval(cls, value: dt.timedelta) -> dt.timedelta:
+        if value.total_seconds() < 1:
+            raise ValueError("must be at least 1s")
+        return value
+
+
+class SmtpConfig(_Strict):
+    """SMTP relay settings; the password only ever comes from the environment."""
+
+    host: str = "localhost"
+    port: int = Field(25, ge=1, le=65535)
+    security: Literal["none", "starttls", "ssl"] = "none"
+    username: str | None = None
+    password_env: str | None = None
+    timeout: Duration = dt.timedelta(seconds=30)
+    ca_file: Path | None = None
+
+    def password(self) -> str | None:
+        """The secret, read at use time so it never sits in the config object or a log."""
+        return os.environ.get(self.password_env) if self.password_env else None
+
+    @model_validator(mode="after")
+    def _auth_needs_password(self) -> SmtpConfig:
+        if self.username and not self.password_env:
+            raise ValueError(
+                "username is set but password_env (the variable holding the password) is not"
+            )
+        return self
+
+
+class MailConfig(_Strict):
+    """Where digests go and how they identify themselves."""
+
+    from_: str = Field("MOFA Monitor <monitor@localhost>", alias="from")
+    transport: Literal["maildir", "smtp"] = "maildir"
+    maildir: Path | None = None
+    subject_prefix: str = "MOFA digest"
+    unsubscribe_url: HttpUrl | None = None
+    unsubscribe_secret_env: str | None = None
+    smtp: SmtpConfig = SmtpConfig()
+
+    @field_validator("from_")
+    @classmethod
+    def _from_is_mailbox(cls, value: str) -> str:
+        return _check_mailbox(value)
+
+
+class SubscriberConfig(_Strict):
+    """One reader: what they follow, how often, in which zone and format."""
+
+    email: Email
+    name: str | None = None
+    themes: list[str] | None = None
+    keywords: list[str] = []
+    exclude: list[str] = []
+    countries: list[str] = []
+    frequency: Literal["immediate", "daily", "weekly"] = "daily"
+    send_at: Annotated[dt.time, BeforeValidator(_check_time_of_day)] = dt.time(8, 0)
+    weekday: str = "monday"
+    timezone: TimeZone = "Asia/Seoul"
+    format: Literal["html", "text"] = "html"
+    updates: bool = True
+    send_empty: bool = False
+
+    @field_validator("weekday", mode="before")
+    @classmethod
+    def _weekday(cls, value: Any) -> str:
+        text = str(value).strip().lower()
+        match = [day for day in _WEEKDAYS if len(text) >= 3 and day.startswith(text)]
+        if not match:
+            raise ValueError("must be one of " + ", ".join(_WEEKDAYS))
+        return match[0]
+
+    @field_validator("themes")
+    @classmethod
+    def _known_themes(cls, values: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        known = (info.context or {}).get("theme_ids", DEFAULT_THEME_IDS)
+        unknown = [theme for theme in values or () if theme not in known]
+        if unknown:
+            raise ValueError(
+                f"unknown theme {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
+            )
+        return values
+
+    @field_validator("countries")
+    @classmethod
+    def _iso_codes(cls, values: list[str]) -> list[str]:
+        for code in values:
+            if not re.fullmatch(r"[A-Za-z]{2}", code):
+                raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 code like 'KP'")
+        return [code.upper() for code in values]
+
+    @property
+    def weekday_index(self) -> int:
+        """Monday is 0, as in :meth:`datetime.date.weekday`."""
+        return _WEEKDAYS.index(self.weekday)
+
+
+class ThemeConfig(_Strict):
+    """A user-defined theme, or extra/replacement patterns for a built-in one."""
+
+    id: Slug
+    name: str | None = None
+    description: str | None = None
+    patterns: list[str] = []
+    mode: Literal["extend", "replace"] = "extend"
+    weights: dict[str, float] | None = None
+    threshold: float | None = Field(None, gt=0)
+
+    @field_validator("patterns")
+    @classmethod
+    def _patterns_compile(cls, values: list[str]) -> list[str]:
+        for number, pattern in enumerate(values, start=1):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"pattern {number} {pattern!r} is not a valid regex: {exc}"
+                ) from None
+        return values
+
+
+def _default_sources() -> list[SourceConfig]:
+    return [SourceConfig(id="mofa-en", url=DEFAULT_SOURCE_URL)]
+
+
+class Config(_Strict):
+    """The whole validated configuration; ``path`` is the file it came from."""
+
+    service: ServiceConfig = ServiceConfig()
+    sources: list[SourceConfig] = Field(default_factory=_default_sources)
+    mail: MailConfig = MailConfig()
+    subscribers: list[SubscriberConfig] = []
+    themes: list[ThemeConfig] = []
+    path: Path = Field(Path("config.toml"), exclude=True)
+    fingerprint: str = Field("", exclude=True)
+
+    @property
+    def state_dir(self) -> Path:
+        """Absolute state folder (database, lock, default outbox)."""
+        return self.service.state_dir
+
+    @property
+    def maildir(self) -> Path:
+        """The Maildir that receives digests when ``transport = "maildir"``."""
+        return self.mail.maildir or self.service.state_dir / "outbox"
+
+    def subscriber(self, email: str) -> SubscriberConfig | None:
+        """The subscriber with this address, compared case-insensitively."""
+        return next((s for s in self.subscribers if s.email.lower() == email.lower()), None)
+
+
+def _cross_checks(raw: dict[str, Any]) -> list[str]:
+    """Checks across list entries, run on the raw data so they report alongside field errors."""
+
+    def keys(section: str, key: str) -> list[str | None]:
+        entries = raw.get(section)
+        if not isinstance(entries, list):
+            return []
+        values = [e.get(key) if isinstance(e, dict) else None for e in entries]
+        return [v.strip().lower() if isinstance(v, str) else None for v in values]
+
+    return _duplicates("sources", keys("sources", "id"), "id") + _duplicates(
+        "subscribers", keys("subscribers", "email"), "email"
+    )
+
+
+def _duplicates(section: str, values: Iterable[str | None], key: str) -> list[str]:
+    seen: dict[str, int] = {}
+    errors = []
+    for number, value in enumerate(values, start=1):
+        if value is None:
+            continue
+        if value in seen:
+            errors.append(
+                f"{section}.{number}.{key}: duplicate of {section}.{seen[value]} ({value})"
+            )
+        seen.setdefault(value, number)
+    return errors
+
+
+def load_config(path: Path | str) -> Config:
+    """Read, validate and resolve the config at ``path``; raise ConfigError listing every problem."""
+    path = Path(path)
+    raw = _read_toml(path)
+    problems = _cross_checks(raw)
+    try:
+        config = Config.model_validate(raw, context={"theme_ids": _theme_ids(raw)})
+    except ValidationError as exc:
+        problems = _describe(exc) + problems
+    if problems:
+        problems = [f"{path}: {problem}" for problem in problems]
+        raise ConfigError(f"{path}: {len(problems)} problem(s) in the configuration", problems)
+    return _resolve_paths(config, path, hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def _theme_ids(raw: dict[str, Any]) -> set[str]:
+    """Built-in ids plus those the file defines, so subscribers may follow their own themes."""
+    themes = raw.get("themes")
+    extra = [t.get("id") for t in themes if isinstance(t, dict)] if isinstance(themes, list) else []
+    return set(DEFAULT_THEME_IDS) | {i for i in extra if isinstance(i, str)}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found; start from the example: "
+            "cp config.example.toml config.toml (or pass --config FILE)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    try:
+        return tomllib.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the config file is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {_toml_position(str(exc))}") from None
+
+
+def _toml_position(message: str) -> str:
+    """Turn tomllib's "Invalid value (at line 2, column 5)" into "line 2, column 5: invalid value"."""
+    match = re.search(r"^(.*) \(at line (\d+), column (\d+)\)$", message)
+    if not match:
+        return f"TOML syntax error: {message}"
+    return f"line {match[2]}, column {match[3]}: TOML syntax error: {match[1][0].lower()}{match[1][1:]}"
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = [str(p + 1) if isinstance(p, int) else str(p) for p in error["loc"]]
+        loc = ["from" if p == "from_" else p for p in loc]
+        problems.append(f"{'.'.join(loc) or '(top level)'}: {_message(error)}")
+    return problems
+
+
+def _message(error: Any) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "literal_error":
+        return "must be one of " + ", ".join(re.findall(r"'([^']*)'", ctx.get("expected", "")))
+    if kind == "extra_forbidden":
+        return "unknown key" + _did_you_mean(error["loc"])
+    if kind == "missing":
+        return "required key is missing"
+    if kind in ("value_error", "assertion_error"):
+        return str(ctx.get("error", error["msg"]))
+    simple = {
+        "string_type": "must be a string",
+        "int_type": "must be an integer",
+        "int_parsing": "must be an integer",
+        "bool_type": "must be true or false",
+        "bool_parsing": "must be true or false",
+        "list_type": "must be a list",
+        "float_type": "must be a number",
+        "float_parsing": "must be a number",
+        "model_type": "must be a table",
+        "dict_type": "must be a table",
+    }
+    if kind in simple:
+        return simple[kind]
+    return error["msg"][0].lower() + error["msg"][1:]
+
+
+def _did_you_mean(loc: tuple[Any, ...]) -> str:
+    """Suggest the nearest known key, because most unknown keys are typos."""
+    model: Any = Config
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get("from_" if part == "from" else part)
+        annotation = getattr(field, "annotation", None)
+        args = getattr(annotation, "__args__", ()) or (annotation,)
+        model = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    if model is None:
+        return ""
+    names = [
+        f.alias or n for n, f in model.model_fields.items() if n not in ("path", "fingerprint")
+    ]
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _resolve_paths(config: Config, path: Path, fingerprint: str) -> Config:
+    base = path.resolve().parent
+
+    def absolute(p: Path | None) -> Path | None:
+        return None if p is None else (p if p.is_absolute() else base / p).resolve()
+
+    service = config.service.model_copy(update={"state_dir": absolute(config.service.state_dir)})
+    smtp = config.mail.smtp.model_copy(update={"ca_file": absolute(config.mail.smtp.ca_file)})
+    mail = config.mail.model_copy(update={"maildir": absolute(config.mail.maildir), "smtp": smtp})
+    return config.model_copy(
+        update={"service": service, "mail": mail, "path": path, "fingerprint": fingerprint}
+    )
