@@ -1,0 +1,347 @@
+"""Parse the ministry's board pages (listing and article) into records.
+
+Pure functions, text in and records out, so the parsing rules can be pinned by golden files and
+the quirks documented in ``MOFA_SITE.md`` (pinned rows, label spans, dotted dates, ``.se-contents``
+wrappers, invisible characters, hard line breaks, image-only posts) each have one place here.
+The HTML-to-text normaliser lives here too and is shared with the feed parser, so a release reads
+the same whichever way it was fetched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from urllib.parse import urljoin
+
+from bs4 import BeautifulSoup
+from bs4.element import NavigableString, PageElement, PreformattedString, Tag
+
+from monitor.errors import ListingEmptyError, ParseError
+from monitor.models import Article, Attachment, Listing, ListingEntry
+from monitor.sources.urls import board_from_url, canonical_article_url, seq_from_url
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["html_to_text", "normalize_text", "parse_article", "parse_listing"]
+
+# --- text ------------------------------------------------------------------------------------
+
+_INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u2060"), None)  # BOM, zero-width space/joiner
+_SPACES_RE = re.compile(r"\s+")  # str-mode \s covers NBSP, U+3000 and the other Unicode spaces
+_SOURCE_NEWLINES_RE = re.compile(r"[\r\n]+")
+_BLOCK_TAGS = frozenset(
+    [
+        "address",
+        "article",
+        "blockquote",
+        "center",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "td",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    ]
+)
+_SKIP_TAGS = frozenset({"script", "style", "template", "noscript", "head", "title"})
+
+
+def clean_line(text: str) -> str:
+    """One line of text: invisible characters dropped, every run of whitespace one space."""
+    return _SPACES_RE.sub(" ", text.translate(_INVISIBLE)).strip()
+
+
+def normalize_text(text: str) -> str:
+    """Plain text with one paragraph per line; idempotent.
+
+    ``\\r\\n`` and ``\\r`` are hard breaks *inside* sentences on this site, so they become
+    spaces; ``\\n`` separates paragraphs. Empty paragraphs are dropped.
+    """
+    text = text.replace("\r\n", " ").replace("\r", " ")
+    lines = (clean_line(line) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def _text_parts(node: Tag) -> Iterator[str]:
+    """Text of ``node`` with a ``\\n`` around every block; newlines of the source are spaces."""
+    for child in node.children:
+        if isinstance(child, PreformattedString):  # comments, CDATA markers, doctypes
+            continue
+        if isinstance(child, NavigableString):
+            yield _SOURCE_NEWLINES_RE.sub(" ", str(child))
+        elif isinstance(child, Tag) and child.name not in _SKIP_TAGS:
+            if child.name == "br":  # a <br> inside a paragraph is a soft wrap, not a paragraph
+                yield " "
+            elif child.name in _BLOCK_TAGS:
+                yield "\n"
+                yield from _text_parts(child)
+                yield "\n"
+            else:
+                yield from _text_parts(child)
+
+
+def html_to_text(markup: Tag | str) -> str:
+    """Readable plain text of an HTML fragment: each block (``p``, ``div``, ``li``…) one line."""
+    node = BeautifulSoup(markup, "html.parser") if isinstance(markup, str) else markup
+    return normalize_text("".join(_text_parts(node)))
+
+
+def _inline_text(node: Tag) -> str:
+    """Text of a title-like element on one line."""
+    return html_to_text(node).replace("\n", " ")
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+_DATE_RE = re.compile(r"(\d{4})\s?[-.]\s?(\d{2})\s?[-.]\s?(\d{2})")
+_LABELLED_DATE_RE = re.compile(
+    r"(?:Date|작성일|등록일)\s*[:：]?\s*(\d{4})\s?[-.]\s?(\d{2})\s?[-.]\s?(\d{2})", re.IGNORECASE
+)
+
+
+def _valid_dates(matches: Iterable[re.Match[str]]) -> Iterator[dt.date]:
+    for match in matches:
+        try:
+            yield dt.date(*(int(group) for group in match.groups()))
+        except ValueError:
+            continue
+
+
+def find_date(text: str) -> dt.date | None:
+    """The first valid ``YYYY-MM-DD`` or ``YYYY.MM.DD`` date in ``text``, or None."""
+    return next(_valid_dates(_DATE_RE.finditer(text)), None)
+
+
+# --- listing ---------------------------------------------------------------------------------
+
+_F_VIEW_RE = re.compile(r"f_view\(\s*['\"](\d+)['\"]")
+_TOTAL_RE = re.compile(
+    r"(?:total|전체|총)\s*(?:게시물|게시글|건수)?\s*[:：]?\s*(\d[\d,]*)", re.IGNORECASE
+)
+_LABEL_CLASSES = frozenset({"new", "label", "ico", "icon", "badge", "notice", "hot", "blind"})
+_FILE_HINT_RE = re.compile(r"file|첨부|attach", re.IGNORECASE)
+
+
+def _link_seq(anchor: Tag) -> int | None:
+    """The seq an anchor opens: ``onclick="f_view('N')"`` first, else ``href=…view.do?seq=N``."""
+    match = _F_VIEW_RE.search(str(anchor.get("onclick") or ""))
+    if match:
+        return int(match.group(1))
+    href = str(anchor.get("href") or "")
+    return seq_from_url(href) if "view.do" in href else None
+
+
+def _title_link(row: Tag) -> tuple[Tag, int] | None:
+    for anchor in row.find_all("a"):
+        seq = _link_seq(anchor)
+        if seq is not None:
+            return anchor, seq
+    return None
+
+
+def _is_label(node: PageElement) -> bool:
+    if not isinstance(node, Tag):
+        return False
+    return node.name == "img" or bool(_LABEL_CLASSES & set(node.get("class") or ()))
+
+
+def _title_text(anchor: Tag) -> str:
+    """The anchor's text without labels (``<span class="new">``) placed before the title."""
+    children = [child for child in anchor.children if not _is_label(child)]
+    first_text = next(
+        (i for i, c in enumerate(children) if isinstance(c, NavigableString) and c.strip()), 0
+    )
+    parts = (
+        _inline_text(child) if isinstance(child, Tag) else str(child)
+        for child in children[first_text:]
+        if not isinstance(child, PreformattedString)
+    )
+    return clean_line("".join(parts))
+
+
+def _row_date(row: Tag, anchor: Tag) -> dt.date | None:
+    """The row's date, looked for outside the title cell first (a title may quote a date)."""
+    cells = [cell for cell in row.find_all(["td", "th"]) if anchor not in cell.descendants]
+    found = find_date(" ".join(cell.get_text(" ") for cell in cells))
+    return found or find_date(row.get_text(" "))
+
+
+def _has_attachment(row: Tag) -> bool:
+    """A file icon (or link, or text other than "-") in the row's file column."""
+    for cell in row.find_all("td", class_=_FILE_HINT_RE):
+        if cell.find(["img", "a", "i"]) or cell.get_text(strip=True) not in ("", "-"):
+            return True
+    return any(
+        _FILE_HINT_RE.search(f"{img.get('alt', '')} {img.get('src', '')}")
+        for img in row.find_all("img")
+    ) or bool(row.select('a[href*="down.do"]'))
+
+
+def _parse_row(row: Tag, board: str, page_url: str) -> ListingEntry | None:
+    link = _title_link(row)
+    if link is None:  # header rows, "no posts" rows
+        return None
+    anchor, seq = link
+    return ListingEntry(
+        board=board,
+        seq=seq,
+        title=_title_text(anchor),
+        date=_row_date(row, anchor),
+        url=canonical_article_url(page_url, board, seq),
+        has_attachment=_has_attachment(row),
+    )
+
+
+def _dedupe(entries: Iterable[ListingEntry | None]) -> tuple[ListingEntry, ...]:
+    """Entries in page order, each seq once: pinned notices reappear further down the list."""
+    seen: set[int] = set()
+    kept: list[ListingEntry] = []
+    for entry in entries:
+        if entry is not None and entry.seq not in seen:
+            seen.add(entry.seq)
+            kept.append(entry)
+    return tuple(kept)
+
+
+def _find_total(soup: BeautifulSoup) -> int | None:
+    """The board's post count as the page shows it ("Total 1,234", "총 1,234건"), or None."""
+    boxes = soup.select('[class*="total"]') or [soup.body or soup]
+    for box in boxes:
+        match = _TOTAL_RE.search(box.get_text(" "))
+        if match:
+            return int(match.group(1).replace(",", ""))
+    return None
+
+
+def _soup(markup: str, what: str) -> BeautifulSoup:
+    """Parse HTML, refusing input that is plainly not an HTML page (empty, text, XML feed)."""
+    if not markup.strip() or "<" not in markup:
+        raise ParseError(f"{what}: expected an HTML page, got {len(markup)} characters of text")
+    soup = BeautifulSoup(markup.lstrip("\ufeff"), "html.parser")
+    if soup.find(["rss", "feed", "rdf:rdf"]) is not None:
+        raise ParseError(f"{what}: expected an HTML page, got a feed (use the rss source kind)")
+    if soup.find(True) is None:
+        raise ParseError(f"{what}: expected an HTML page, found no elements")
+    return soup
+
+
+def _board(page_url: str) -> str:
+    board = board_from_url(page_url)
+    if board is None:
+        raise ParseError(f"{page_url}: URL names no board (expected /brd/m_NNNN/ in the path)")
+    return board
+
+
+def parse_listing(html: str, page_url: str) -> Listing:
+    """Parse one listing page (``list.do``) of a board.
+
+    Raises ListingEmptyError when the page has no table or no row names a post: a 200 listing
+    that parses to nothing means the site (or this parser) changed, not that there is no news.
+    """
+    soup = _soup(html, page_url)
+    board = _board(page_url)
+    if soup.select_one(".board_detail") is not None and soup.find("table") is None:
+        raise ParseError(f"{page_url}: this is an article page, not a listing")
+    rows = soup.select("table tbody tr") or soup.select("table tr")
+    if not rows:
+        raise ListingEmptyError(f"{page_url}: no listing table (table tbody tr) on the page")
+    entries = _dedupe(_parse_row(row, board, page_url) for row in rows)
+    total = _find_total(soup)
+    if not entries:
+        raise ListingEmptyError(
+            f"{page_url}: {len(rows)} table rows but none links a post "
+            f"(f_view('N') or view.do?seq=N); page shows total={total}"
+        )
+    logger.debug("%s: %d entries, total %s", page_url, len(entries), total)
+    return Listing(entries=entries, total=total)
+
+
+# --- article ---------------------------------------------------------------------------------
+
+
+def _article_date(head: Tag, title: Tag) -> dt.date | None:
+    """The date after a ``Date``/``작성일`` label in ``.bo_head``; else any date but the title's."""
+    text = clean_line(head.get_text(" "))
+    labelled = next(_valid_dates(_LABELLED_DATE_RE.finditer(text)), None)
+    if labelled is not None:
+        return labelled
+    title_text = clean_line(title.get_text(" "))
+    return find_date(text.replace(title_text, " ", 1))
+
+
+def _body_node(detail: Tag, page_url: str) -> Tag:
+    body = detail.select_one(".bo_con")
+    if body is None:
+        raise ParseError(f"{page_url}: article has no body (.bo_con) in .board_detail")
+    return body.select_one(".se-contents") or body
+
+
+def _attachments(detail: Tag, page_url: str) -> tuple[Attachment, ...]:
+    """Every ``down.do`` link in the detail area, by absolute URL, first non-empty name kept."""
+    found: dict[str, str] = {}
+    for anchor in detail.select('a[href*="down.do"]'):
+        url = urljoin(page_url, str(anchor["href"]).strip())
+        name = _inline_text(anchor) or str(anchor.get("title") or "").strip()
+        if not found.get(url):
+            found[url] = name
+    return tuple(Attachment(name=name or "attachment", url=url) for url, name in found.items())
+
+
+def _article_ref(page_url: str) -> tuple[str, int]:
+    seq = seq_from_url(page_url)
+    if seq is None:
+        raise ParseError(f"{page_url}: URL names no article (expected seq=N in the query)")
+    return _board(page_url), seq
+
+
+def parse_article(html: str, page_url: str) -> Article:
+    """Parse one article page (``view.do?seq=N``); board and seq come from ``page_url``.
+
+    Raises ParseError when the page is not an article (error page, login wall, changed site).
+    An image-only post parses to an empty body with ``image_only=True``.
+    """
+    soup = _soup(html, page_url)
+    title_node = soup.select_one(".bo_head h2")
+    if title_node is None:
+        raise ParseError(f"{page_url}: not an article page (no .board_detail .bo_head h2)")
+    head = title_node.find_parent(class_="bo_head")
+    detail = soup.select_one(".board_detail") or head.parent
+    board, seq = _article_ref(page_url)
+    body_node = _body_node(detail, page_url)
+    body = html_to_text(body_node)
+    image_only = not body and body_node.find("img") is not None
+    if not body:
+        logger.warning("%s: empty article body (image-only: %s)", page_url, image_only)
+    return Article(
+        board=board,
+        seq=seq,
+        title=_inline_text(title_node),
+        date=_article_date(head, title_node),
+        url=canonical_article_url(page_url, board, seq),
+        body=body,
+        attachments=_attachments(detail, page_url),
+        image_only=image_only,
+    )
