@@ -1,0 +1,115 @@
+"""Turn fetched bytes into text without ever guessing silently.
+
+Korean government sites have served CP949 pages labelled UTF-8, and feeds start with a BOM. A
+wrong guess here does not crash; it quietly fills the database and every digest with mojibake.
+So each candidate codec must decode the *whole* body strictly, the order is fixed and documented
+(:func:`decode_body`), and a page no candidate can decode is an error, not a best effort.
+Used by :mod:`monitor.fetch`; feed parsers holding raw bytes may call it too.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+
+from monitor.errors import FetchError
+
+log = logging.getLogger(__name__)
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_CT_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)""", re.IGNORECASE)
+_SNIFF_BYTES = 4096
+
+
+def decode_body(
+    body: bytes, content_type: str | None, override: str | None = None, url: str = ""
+) -> tuple[str, str]:
+    """Return ``(text, codec)`` for ``body``; raise FetchError when nothing decodes strictly.
+
+    Order: an explicit per-source ``override`` (trusted, but still strict); a BOM; strict
+    UTF-8 (what the site serves); the declared charset (Content-Type, ``<meta charset>`` or the
+    XML declaration) if it decodes; CP949, the Korean superset of EUC-KR. A page labelled UTF-8
+    that only decodes as CP949 is logged at WARNING, since its label lies.
+    """
+    if override:
+        return _strict(body, override, url, "the configured encoding"), _canonical(override)
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return _strict(body, codec, url, "its byte-order mark"), codec
+    text = _try(body, "utf-8")
+    if text is not None:
+        return text, "utf-8"
+    label = declared_charset(body, content_type)
+    if label and _canonical(label) != "utf-8":
+        text = _try(body, label)
+        if text is not None:
+            return text, _canonical(label)
+    text = _try(body, "cp949")
+    if text is not None:
+        log.warning(
+            "%s is labelled %s but is CP949; decoded as CP949", url or "page", label or "nothing"
+        )
+        return text, "cp949"
+    raise FetchError(
+        f"{url or 'page'}: cannot decode the body as UTF-8 or CP949"
+        + (f" (declared charset {label})" if label else "")
+        + "; set the source's encoding if the site uses another one"
+    )
+
+
+def declared_charset(body: bytes, content_type: str | None) -> str | None:
+    """The charset the server or the document claims, if it names a codec Python knows."""
+    candidates: list[str] = []
+    match = _CT_CHARSET.search(content_type or "")
+    if match:
+        candidates.append(match.group(1))
+    head = body[:_SNIFF_BYTES]
+    for pattern in (_META_CHARSET, _XML_ENCODING):
+        found = pattern.search(head)
+        if found:
+            candidates.append(found.group(1).decode("ascii", errors="ignore"))
+    for name in candidates:
+        if _known(name):
+            return name
+    return None
+
+
+def _strict(body: bytes, codec: str, url: str, why: str) -> str:
+    try:
+        return body.decode(codec)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise FetchError(
+            f"{url or 'page'}: cannot decode the body as {codec} ({why}): {exc}"
+        ) from exc
+
+
+def _try(body: bytes, codec: str) -> str | None:
+    try:
+        return body.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _known(name: str) -> bool:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
+
+
+def _canonical(name: str) -> str:
+    """Python's own name for a codec ("UTF8" → "utf-8", "euc-kr" → "euc_kr")."""
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return name.lower()

@@ -1,0 +1,52 @@
+"""Shared fixtures: real parts (a local copy of the ministry's site, free ports), no internet."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from site_server import SiteServer
+
+# --- HTTP: the local ministry site (tests/site_server.py) ----------------------------------
+
+
+@pytest.fixture
+def make_site() -> Iterator[Callable[..., SiteServer]]:
+    """Factory for started SiteServers (same arguments as SiteServer); all stopped afterwards."""
+    servers: list[SiteServer] = []
+
+    def factory(**kwargs: Any) -> SiteServer:
+        server = SiteServer(**kwargs).start()
+        servers.append(server)
+        return server
+
+    yield factory
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def site(make_site: Callable[..., SiteServer]) -> SiteServer:
+    """The recorded site (tests/data/site as stored), cookie gate on, robots.txt allows all."""
+    return make_site(mode="recorded")
+
+
+@pytest.fixture
+def live_site(make_site: Callable[..., SiteServer]) -> SiteServer:
+    """A dynamic board seeded with the corpus' m_5676 releases; ``publish()`` adds more."""
+    server = make_site(mode="dynamic")
+    server.seed_from_corpus()
+    return server
+
+
+# --- Ports ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (aiosmtpd cannot bind port 0 itself)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
