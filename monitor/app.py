@@ -1,0 +1,101 @@
+"""The assembled application: config, store, classifier and transport wired together once.
+
+The CLI's one-shot commands and the service's scheduled jobs both call these methods, so that
+``run-once`` is exactly one scheduler tick and the service is that, on a timer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+from monitor import outbox
+from monitor.classify import Classifier, Taxonomy, ThemeSpec, load_default_taxonomy
+from monitor.config import Config
+from monitor.deliver import Transport, make_transport
+from monitor.pipeline import Poller, PollReport
+from monitor.store import Store, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """One tick: what polling found, what was planned and what was sent."""
+
+    poll: PollReport | None
+    planned: tuple[str, ...]
+    send: outbox.SendReport | None
+
+
+def build_taxonomy(config: Config) -> Taxonomy:
+    """The packaged themes with the config's additions and overrides applied."""
+    specs = [
+        ThemeSpec(
+            id=t.id,
+            name=t.name or t.id,
+            description=t.description or "",
+            patterns=list(t.patterns),
+            mode=t.mode,
+            weights=dict(t.weights) if t.weights else None,
+            threshold=t.threshold,
+        )
+        for t in config.themes
+    ]
+    return load_default_taxonomy().with_overrides(specs)
+
+
+class App:
+    """Everything one process needs, built from one validated config."""
+
+    def __init__(self, config: Config, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.config = config
+        self.clock = clock
+        self.store = Store.in_dir(config.state_dir)
+        self.classifier = Classifier(build_taxonomy(config))
+        self.poller = Poller(config, self.store, self.classifier)
+        self.store.sync_subscribers(s.email for s in config.subscribers)
+
+    def close(self) -> None:
+        """Release HTTP sessions and the database."""
+        self.poller.close()
+        self.store.close()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @cached_property
+    def theme_names(self) -> dict[str, str]:
+        """Theme id → display name, for digests."""
+        return self.classifier.theme_names()
+
+    def transport(self) -> Transport:
+        """A fresh transport for one batch of sends (one SMTP connection per batch)."""
+        return make_transport(self.config)
+
+    def tick(self, *, send: bool = True) -> TickReport:
+        """Poll every source, then plan and send what is due; ``send=False`` is a silent baseline."""
+        poll = self.poller.poll_all(baseline_only=not send)
+        if not send:
+            return TickReport(poll, (), None)
+        planned, sent = self.plan_and_send(poll_run=poll.run_id)
+        return TickReport(poll, planned, sent)
+
+    def plan_and_send(
+        self, *, poll_run: int | None = None
+    ) -> tuple[tuple[str, ...], outbox.SendReport]:
+        """Freeze every due digest and send every pending delivery."""
+        planned = tuple(
+            outbox.plan_due(self.config, self.store, now=self.clock(), poll_run=poll_run)
+        )
+        with self.transport() as transport:
+            sent = outbox.send_due(
+                self.config, self.store, transport, self.theme_names, now=self.clock
+            )
+        return planned, sent

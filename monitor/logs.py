@@ -1,0 +1,39 @@
+"""Logging to stderr: readable lines for people, one JSON object per line for log collectors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, with the fields a log pipeline indexes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            payload["exception"] = self.formatException(record.exc_info)
+        return json.dumps(payload, ensure_ascii=False)
+
+
+def setup_logging(verbosity: int, log_format: str = "text") -> None:
+    """INFO by default, DEBUG with ``-v``; third-party chatter stays at WARNING."""
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbosity else logging.INFO)
+    for noisy in ("urllib3", "apscheduler", "mail.log", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)

@@ -1,0 +1,130 @@
+"""Numbered schema migrations, applied in order by :class:`monitor.store.Store`.
+
+Append a new function for every schema change; never edit one that has shipped — databases in the
+field have already run it. ``PRAGMA user_version`` holds the count applied.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+
+def _run(db: sqlite3.Connection, script: str) -> None:
+    """Run statements one by one: ``executescript`` would commit and break the transaction."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _m1_initial(db: sqlite3.Connection) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE sources (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            url TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            baseline_at TEXT,
+            last_attempt_at TEXT,
+            last_success_at TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            alerted_at TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            total_count INTEGER
+        );
+        CREATE TABLE poll_runs (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            new_releases INTEGER NOT NULL DEFAULT 0,
+            updated_releases INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE releases (
+            id INTEGER PRIMARY KEY,
+            board TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            source_id TEXT NOT NULL REFERENCES sources(id),
+            title TEXT NOT NULL,
+            date TEXT,
+            url TEXT NOT NULL,
+            body TEXT NOT NULL,
+            image_only INTEGER NOT NULL DEFAULT 0,
+            attachments TEXT NOT NULL DEFAULT '[]',
+            content_hash TEXT NOT NULL,
+            revision INTEGER NOT NULL DEFAULT 1,
+            first_seen_at TEXT NOT NULL,
+            updated_at TEXT,
+            baseline INTEGER NOT NULL DEFAULT 0,
+            poll_run_id INTEGER REFERENCES poll_runs(id),
+            summary TEXT NOT NULL DEFAULT '',
+            countries TEXT NOT NULL DEFAULT '[]',
+            classifier_version TEXT,
+            UNIQUE (board, seq)
+        );
+        CREATE INDEX releases_first_seen ON releases(first_seen_at);
+        CREATE TABLE release_revisions (
+            release_id INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,
+            revision INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (release_id, revision)
+        );
+        CREATE TABLE release_themes (
+            release_id INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,
+            theme TEXT NOT NULL,
+            score REAL NOT NULL,
+            evidence TEXT NOT NULL DEFAULT '[]',
+            PRIMARY KEY (release_id, theme)
+        );
+        CREATE INDEX release_themes_theme ON release_themes(theme);
+        CREATE TABLE subscribers (
+            email TEXT PRIMARY KEY,
+            added_at TEXT NOT NULL,
+            planned_until TEXT
+        );
+        CREATE TABLE suppressions (
+            email TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            reason TEXT NOT NULL
+        );
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            subscriber TEXT NOT NULL,
+            digest_key TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sent', 'failed')),
+            message_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            lease_until TEXT,
+            sent_at TEXT,
+            last_error TEXT,
+            UNIQUE (subscriber, digest_key)
+        );
+        CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
+        CREATE TABLE delivery_items (
+            delivery_id INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+            subscriber TEXT NOT NULL,
+            release_id INTEGER NOT NULL REFERENCES releases(id),
+            revision INTEGER NOT NULL,
+            updated INTEGER NOT NULL DEFAULT 0,
+            position INTEGER NOT NULL,
+            UNIQUE (subscriber, release_id, revision)
+        );
+        CREATE INDEX delivery_items_delivery ON delivery_items(delivery_id);
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_m1_initial,)

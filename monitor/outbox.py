@@ -1,0 +1,261 @@
+"""The outbox: decide which digests are due, freeze them, and send them exactly once.
+
+Planning computes due periods from the clock and the database alone (never from scheduler
+memory), so a digest whose hour passed while the service was down is planned when it comes back —
+once, because deliveries are keyed ``(subscriber, digest_key)``. Each subscriber has a planning
+window; every release first seen inside it is considered for them exactly once, and the window
+moves in the same transaction that freezes the digest.
+
+Sending claims one delivery at a time with a lease, sends it, and commits ``sent`` right after the
+transport accepted it. A crash repeats at most the message in flight (never for Maildir, whose
+file name is derived from the delivery).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from zoneinfo import ZoneInfo
+
+from monitor.config import Config, SubscriberConfig
+from monitor.deliver import Transport
+from monitor.digest import Digest, DigestItem, build_message, matches
+from monitor.errors import PermanentDeliveryError, TemporaryDeliveryError
+from monitor.mailmessage import address_of
+from monitor.models import Release
+from monitor.store import Delivery, Store
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(minutes=5)
+MAX_BACKOFF = dt.timedelta(hours=1)
+UNSUBSCRIBE_SECRET_KEY = "unsubscribe_secret"
+
+
+@dataclass(frozen=True, slots=True)
+class DuePeriod:
+    """A digest period that is due: its ledger key, when it fell due, and a label for people."""
+
+    key: str
+    due_at: dt.datetime
+    label: str
+
+
+@dataclass(slots=True)
+class SendReport:
+    """What one pass of the sender did."""
+
+    sent: list[str] = field(default_factory=list)
+    retry: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def due_period(sub: SubscriberConfig, now: dt.datetime, poll_run: int | None) -> DuePeriod | None:
+    """The latest period of this subscriber whose send time has passed, or None if none applies.
+
+    ``immediate`` digests are tied to a poll run; ``daily``/``weekly`` fall due at ``send_at``
+    local time in the subscriber's zone (on ``weekday`` for weekly).
+    """
+    if sub.frequency == "immediate":
+        if poll_run is None:
+            return None
+        return DuePeriod(
+            f"immediate:{poll_run}",
+            now,
+            now.astimezone(ZoneInfo(sub.timezone)).strftime("%Y-%m-%d %H:%M"),
+        )
+    zone = ZoneInfo(sub.timezone)
+    local = now.astimezone(zone)
+    day = local.date()
+    if local.time() < sub.send_at:
+        day -= dt.timedelta(days=1)
+    if sub.frequency == "weekly":
+        day -= dt.timedelta(days=(day.weekday() - sub.weekday_index) % 7)
+        year, week, _ = day.isocalendar()
+        key, label = f"weekly:{year}-W{week:02d}", f"week {week}, {year}"
+    else:
+        key, label = f"daily:{day.isoformat()}", day.strftime("%-d %b %Y")
+    due_at = dt.datetime.combine(day, sub.send_at, tzinfo=zone)
+    return DuePeriod(key, due_at, label)
+
+
+def new_message_id(config: Config, key: str) -> str:
+    """A Message-ID frozen at planning, so a retried send carries the same one."""
+    domain = address_of(config.mail.from_).rpartition("@")[2] or "mofa-monitor.invalid"
+    return f"<{uuid.uuid4().hex}.{key.replace(':', '-')}@{domain}>"
+
+
+def plan_due(
+    config: Config,
+    store: Store,
+    *,
+    now: dt.datetime,
+    poll_run: int | None = None,
+    release_filter: Callable[[SubscriberConfig, Release], bool] = matches,
+) -> list[str]:
+    """Freeze every digest that is due now; returns the keys planned (``email key``)."""
+    suppressed = store.suppressed()
+    planned = []
+    for sub in config.subscribers:
+        if sub.email.lower() in suppressed:
+            continue
+        if _plan_one(config, store, sub, now, poll_run, release_filter):
+            planned.append(f"{sub.email} {due_period(sub, now, poll_run).key}")  # type: ignore[union-attr]
+    return planned
+
+
+def _plan_one(
+    config: Config,
+    store: Store,
+    sub: SubscriberConfig,
+    now: dt.datetime,
+    poll_run: int | None,
+    release_filter: Callable[[SubscriberConfig, Release], bool],
+) -> bool:
+    window = store.planning_window(sub.email)
+    period = due_period(sub, now, poll_run)
+    if window is None or period is None:
+        return False
+    added_at, planned_until = window
+    if period.due_at <= added_at or store.has_delivery(sub.email, period.key):
+        return False
+    after = max(added_at, planned_until) if planned_until else added_at
+    candidates = store.candidate_releases(sub.email, after, now)
+    by_row = store.releases_by_row([row_id for row_id, _, _ in candidates])
+    items = [
+        (row_id, revision, updated)
+        for row_id, revision, updated in candidates
+        if row_id in by_row and release_filter(sub, by_row[row_id]) and (sub.updates or not updated)
+    ]
+    message_id = new_message_id(config, period.key)
+    allow_empty = sub.send_empty and sub.frequency != "immediate"  # "immediate" means "on news"
+    return store.plan_delivery(
+        sub.email, period.key, message_id, items, until=now, now=now, allow_empty=allow_empty
+    )
+
+
+def preview(config: Config, store: Store, sub: SubscriberConfig, now: dt.datetime) -> Digest:
+    """The digest this subscriber would get if their period fell due now; writes nothing."""
+    window = store.planning_window(sub.email)
+    added_at, planned_until = window if window else (now, None)
+    after = max(added_at, planned_until) if planned_until else added_at
+    candidates = store.candidate_releases(sub.email, after, now)
+    releases = store.releases_by_row([row_id for row_id, _, _ in candidates])
+    items = tuple(
+        DigestItem(releases[row_id], updated)
+        for row_id, _, updated in candidates
+        if row_id in releases and matches(sub, releases[row_id]) and (sub.updates or not updated)
+    )
+    return Digest(
+        subscriber_email=sub.email,
+        subscriber_name=sub.name,
+        key="preview",
+        label=now.astimezone(ZoneInfo(sub.timezone)).strftime("%-d %b %Y"),
+        items=items,
+        message_id=new_message_id(config, "preview"),
+        created_at=now,
+        followed=tuple(sub.themes or ()),
+    )
+
+
+def unsubscribe_secret(config: Config, store: Store) -> bytes:
+    """The HMAC key of unsubscribe links: from the environment if configured, else generated once."""
+    if config.mail.unsubscribe_secret_env:
+        value = os.environ.get(config.mail.unsubscribe_secret_env)
+        if value:
+            return value.encode()
+        log.warning(
+            "%s is not set; using the generated unsubscribe secret",
+            config.mail.unsubscribe_secret_env,
+        )
+    return store.set_setting_once(UNSUBSCRIBE_SECRET_KEY, secrets.token_urlsafe(32)).encode()
+
+
+def digest_for(
+    config: Config, store: Store, delivery: Delivery
+) -> tuple[Digest, SubscriberConfig | None]:
+    """Rebuild the frozen digest of a delivery from the ledger."""
+    sub = config.subscriber(delivery.subscriber)
+    items = store.delivery_items(delivery.id)
+    releases = store.releases_by_row([row_id for row_id, _ in items])
+    digest_items = tuple(
+        DigestItem(releases[row_id], updated) for row_id, updated in items if row_id in releases
+    )
+    period_label = delivery.digest_key.partition(":")[2]
+    digest = Digest(
+        subscriber_email=delivery.subscriber,
+        subscriber_name=sub.name if sub else None,
+        key=delivery.digest_key,
+        label=period_label,
+        items=digest_items,
+        message_id=delivery.message_id,
+        created_at=delivery.created_at,
+        followed=tuple(sub.themes or ()) if sub else (),
+    )
+    return digest, sub
+
+
+def render(
+    config: Config, store: Store, delivery: Delivery, theme_names: Mapping[str, str], secret: bytes
+) -> EmailMessage:
+    """The e-mail of a delivery, identical on every retry (same items, Message-ID and Date)."""
+    digest, sub = digest_for(config, store, delivery)
+    return build_message(
+        digest,
+        config.mail,
+        format=sub.format if sub else "html",
+        theme_names=theme_names,
+        unsubscribe_secret=secret,
+    )
+
+
+def send_due(
+    config: Config,
+    store: Store,
+    transport: Transport,
+    theme_names: Mapping[str, str],
+    *,
+    now: Callable[[], dt.datetime],
+) -> SendReport:
+    """Send every due delivery; one failing recipient never blocks the others."""
+    report = SendReport()
+    suppressed = store.suppressed()
+    secret = unsubscribe_secret(config, store)
+    while (delivery := store.claim_delivery(now(), LEASE)) is not None:
+        label = f"{delivery.subscriber} {delivery.digest_key}"
+        if delivery.subscriber in suppressed:
+            store.mark_failed(delivery.id, "unsubscribed before sending")
+            report.failed.append(label)
+            continue
+        try:
+            transport.send(
+                delivery.message_id, render(config, store, delivery, theme_names, secret)
+            )
+        except TemporaryDeliveryError as exc:
+            retry_at = now() + min(
+                MAX_BACKOFF, dt.timedelta(seconds=30 * 2 ** min(delivery.attempts, 10))
+            )
+            store.mark_retry(delivery.id, str(exc), retry_at)
+            log.warning(
+                "delivery %s deferred until %s: %s",
+                label,
+                retry_at.isoformat(timespec="seconds"),
+                exc,
+            )
+            report.retry.append(label)
+            continue
+        except PermanentDeliveryError as exc:
+            store.mark_failed(delivery.id, str(exc))
+            log.error("delivery %s failed for good: %s", label, exc)
+            report.failed.append(label)
+            continue
+        store.mark_sent(delivery.id, now())
+        log.info("delivered %s", label)
+        report.sent.append(label)
+    return report

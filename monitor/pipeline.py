@@ -1,0 +1,346 @@
+"""Polling: from a source's listing to stored, tagged releases — exactly one scheduler tick's work.
+
+The rules that keep the archive complete live here: a first poll is a silent baseline; after
+downtime, listing pages are walked until a page holds only known releases (bounded); new
+articles are fetched oldest first; one failing article never stops the others and is retried on
+the next poll because it stays unknown; a listing that parses to nothing is a source failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+
+from monitor.classify import Classifier
+from monitor.config import Config, SourceConfig
+from monitor.errors import FetchError, ListingEmptyError, MonitorError, ParseError
+from monitor.fetch import Fetcher, FetchSettings, build_user_agent
+from monitor.models import Article, Listing, ListingEntry, Release, release_id
+from monitor.sources import mofa, rss
+from monitor.sources.urls import listing_page_url
+from monitor.store import Store
+from monitor.summarize import summarize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class SourceOutcome:
+    """What one poll of one source did; ``error`` is set when the poll failed."""
+
+    source_id: str
+    new: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    article_failures: list[str] = field(default_factory=list)
+    baseline: bool = False
+    pages: int = 0
+    error: str | None = None
+    listing_empty: bool = False
+    consecutive_failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    """The result of polling every source once."""
+
+    run_id: int
+    outcomes: tuple[SourceOutcome, ...]
+
+    @property
+    def new_count(self) -> int:
+        """Releases stored for the first time (baseline included)."""
+        return sum(len(o.new) for o in self.outcomes)
+
+    @property
+    def updated_count(self) -> int:
+        """Known releases whose text changed."""
+        return sum(len(o.updated) for o in self.outcomes)
+
+
+def content_hash(title: str, body: str) -> str:
+    """What "changed" means for a release: its title or its text, whitespace-insensitive."""
+    canonical = " ".join(title.split()) + "\n" + " ".join(body.split())
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def fetch_settings(config: Config, source: SourceConfig) -> FetchSettings:
+    """HTTP politeness for one source, from the service settings."""
+    timeout = config.service.timeout.total_seconds()
+    return FetchSettings(
+        user_agent=build_user_agent(config.service.contact),
+        connect_timeout=min(10.0, timeout),
+        read_timeout=timeout,
+        request_delay=config.service.request_delay.total_seconds(),
+        max_body_bytes=config.service.max_body_bytes,
+        respect_robots=config.service.respect_robots,
+        encoding=source.encoding,
+    )
+
+
+class Poller:
+    """Polls sources into the store; keeps one Fetcher (cookies, robots cache) per source."""
+
+    def __init__(self, config: Config, store: Store, classifier: Classifier) -> None:
+        self.config = config
+        self.store = store
+        self.classifier = classifier
+        self._fetchers: dict[str, tuple[FetchSettings, Fetcher]] = {}
+
+    def close(self) -> None:
+        """Close every HTTP session."""
+        for _, fetcher in self._fetchers.values():
+            fetcher.close()
+        self._fetchers.clear()
+
+    def fetcher(self, source: SourceConfig) -> Fetcher:
+        """The source's fetcher, rebuilt when its settings changed (config reload)."""
+        settings = fetch_settings(self.config, source)
+        current = self._fetchers.get(source.id)
+        if current is None or current[0] != settings:
+            if current is not None:
+                current[1].close()
+            current = (settings, Fetcher(settings))
+            self._fetchers[source.id] = current
+        return current[1]
+
+    def poll_all(self, *, baseline_only: bool = False) -> PollReport:
+        """Poll every enabled source once; a failing source never stops the others."""
+        run_id = self.store.start_poll_run()
+        outcomes = tuple(
+            self.poll(source, run_id, baseline_only=baseline_only)
+            for source in self.config.sources
+            if source.enabled
+        )
+        report = PollReport(run_id, outcomes)
+        self.store.finish_poll_run(run_id, report.new_count, report.updated_count)
+        return report
+
+    def poll(
+        self, source: SourceConfig, run_id: int | None, *, baseline_only: bool = False
+    ) -> SourceOutcome:
+        """Poll one source, recording its health; never raises for a source-level failure."""
+        health = self.store.ensure_source(source.id, source.kind, source.url)
+        outcome = SourceOutcome(source.id, baseline=baseline_only or health.baseline_at is None)
+        try:
+            if source.kind == "mofa-rss":
+                validators = self._poll_feed(
+                    source, outcome, run_id, health.etag, health.last_modified
+                )
+            else:
+                validators = self._poll_board(source, outcome, run_id)
+        except MonitorError as exc:
+            outcome.error = str(exc)
+            outcome.listing_empty = isinstance(exc, ListingEmptyError)
+            outcome.consecutive_failures = self.store.record_poll_failure(source.id, str(exc))
+            log.error(
+                "source %s failed (%d in a row): %s", source.id, outcome.consecutive_failures, exc
+            )
+            return outcome
+        total, etag, last_modified = validators
+        self.store.record_poll_success(
+            source.id, total=total, etag=etag, last_modified=last_modified, baseline=True
+        )
+        log.info(
+            "source %s: %d new%s, %d updated, %d article(s) to retry, %d page(s)",
+            source.id,
+            len(outcome.new),
+            " (baseline, not mailed)" if outcome.baseline else "",
+            len(outcome.updated),
+            len(outcome.article_failures),
+            outcome.pages,
+        )
+        return outcome
+
+    # -- boards: listing pages + article pages -------------------------------------------------
+
+    def _poll_board(
+        self, source: SourceConfig, outcome: SourceOutcome, run_id: int | None
+    ) -> tuple[int | None, None, None]:
+        max_pages = 1 if outcome.baseline else (source.max_pages or self.config.service.max_pages)
+        new_entries: dict[tuple[str, int], ListingEntry] = {}
+        total = None
+        for number, listing in enumerate(self._listing_pages(source, max_pages), start=1):
+            outcome.pages = number
+            total = listing.total if total is None else total
+            unknown = self._unknown(listing)
+            self._check_titles(source, listing, outcome)
+            for entry in listing.entries:
+                if entry.seq in unknown.get(entry.board, set()):
+                    new_entries.setdefault((entry.board, entry.seq), entry)
+            if not any(unknown.values()):
+                break
+        else:
+            if not outcome.baseline and new_entries:
+                log.warning(
+                    "source %s: still new releases after %d page(s); raise max_pages or run backfill",
+                    source.id,
+                    max_pages,
+                )
+        for entry in reversed(list(new_entries.values())):  # listings are newest first
+            self._store_from_article(source, entry, outcome, run_id)
+        return total, None, None
+
+    def _listing_pages(self, source: SourceConfig, max_pages: int) -> Iterator[Listing]:
+        fetcher = self.fetcher(source)
+        for page in range(1, max_pages + 1):
+            url = listing_page_url(source.url, page)
+            result = fetcher.get(url, expect="html")
+            try:
+                yield mofa.parse_listing(result.text or "", url)
+            except ListingEmptyError:
+                if page == 1:
+                    raise ListingEmptyError(
+                        f"{url}: the listing answered but holds no releases — the site or its markup "
+                        "changed (this is not 'no news')"
+                    ) from None
+                return  # past the last page of the board
+
+    def _unknown(self, listing: Listing) -> dict[str, set[int]]:
+        by_board: dict[str, set[int]] = {}
+        for entry in listing.entries:
+            by_board.setdefault(entry.board, set()).add(entry.seq)
+        return {b: seqs - self.store.known_seqs(b, seqs) for b, seqs in by_board.items()}
+
+    def _check_titles(self, source: SourceConfig, listing: Listing, outcome: SourceOutcome) -> None:
+        """A known release whose listing title changed is re-read: the ministry corrected it."""
+        for entry in listing.entries:
+            stored = self.store.release(release_id(entry.board, entry.seq))
+            if stored and " ".join(stored.title.split()) != " ".join(entry.title.split()):
+                try:
+                    article = self._article(source, entry)
+                except MonitorError as exc:
+                    log.warning(
+                        "source %s: cannot re-read changed %s: %s", source.id, entry.url, exc
+                    )
+                    continue
+                self._store_release(source, self._release(source, article), outcome, None, False)
+
+    def _article(self, source: SourceConfig, entry: ListingEntry) -> Article:
+        result = self.fetcher(source).get(entry.url, expect="html")
+        article = mofa.parse_article(result.text or "", entry.url)
+        if article.date is None and entry.date is not None:
+            article = replace(article, date=entry.date)
+        return article
+
+    def _store_from_article(
+        self, source: SourceConfig, entry: ListingEntry, outcome: SourceOutcome, run_id: int | None
+    ) -> None:
+        try:
+            article = self._article(source, entry)
+        except (FetchError, ParseError) as exc:
+            outcome.article_failures.append(entry.url)
+            log.warning(
+                "source %s: article %s failed, will retry next poll: %s", source.id, entry.url, exc
+            )
+            return
+        self._store_release(
+            source, self._release(source, article), outcome, run_id, outcome.baseline
+        )
+
+    def backfill(
+        self,
+        source: SourceConfig,
+        since: dt.date,
+        *,
+        progress: Callable[[int, int, int], None] | None = None,
+        max_pages: int = 500,
+    ) -> SourceOutcome:
+        """Walk the board's date-filtered listing back to ``since`` and store what is missing, unmailed."""
+        outcome = SourceOutcome(source.id, baseline=True)
+        self.store.ensure_source(source.id, source.kind, source.url)
+        fetcher = self.fetcher(source)
+        missing: dict[tuple[str, int], ListingEntry] = {}
+        for page in range(1, max_pages + 1):
+            url = listing_page_url(source.url, page, since, dt.date.today())
+            try:
+                listing = mofa.parse_listing(fetcher.get(url, expect="html").text or "", url)
+            except ListingEmptyError:
+                break
+            outcome.pages = page
+            unknown = self._unknown(listing)
+            in_range = [e for e in listing.entries if e.date is None or e.date >= since]
+            for entry in in_range:
+                if entry.seq in unknown.get(entry.board, set()):
+                    missing.setdefault((entry.board, entry.seq), entry)
+            if progress:
+                progress(page, len(listing.entries), len(missing))
+            if len(in_range) < len(listing.entries):  # the site ignored the filter; dates went past
+                break
+        for entry in reversed(list(missing.values())):
+            self._store_from_article(source, entry, outcome, None)
+        return outcome
+
+    # -- feeds ---------------------------------------------------------------------------------
+
+    def _poll_feed(
+        self,
+        source: SourceConfig,
+        outcome: SourceOutcome,
+        run_id: int | None,
+        etag: str | None,
+        last_modified: str | None,
+    ) -> tuple[int | None, str | None, str | None]:
+        result = self.fetcher(source).get(
+            source.url, etag=etag, last_modified=last_modified, expect="xml"
+        )
+        outcome.pages = 1
+        if result.not_modified:
+            return None, etag, last_modified
+        listing = rss.parse_feed(result.text or "", source.url)
+        for entry in sorted(listing.entries, key=lambda e: (e.date or dt.date.min, e.seq)):
+            article = Article(
+                entry.board, entry.seq, entry.title, entry.date, entry.url, entry.body or ""
+            )
+            self._store_release(
+                source, self._release(source, article), outcome, run_id, outcome.baseline
+            )
+        return None, result.etag, result.last_modified
+
+    # -- storing -------------------------------------------------------------------------------
+
+    def _release(self, source: SourceConfig, article: Article) -> Release:
+        return Release(
+            id=release_id(article.board, article.seq),
+            source=source.id,
+            board=article.board,
+            seq=article.seq,
+            title=article.title,
+            date=article.date,
+            url=article.url,
+            body=article.body,
+            summary=summarize(article.body),
+            attachments=article.attachments,
+            image_only=article.image_only,
+        )
+
+    def _store_release(
+        self,
+        source: SourceConfig,
+        release: Release,
+        outcome: SourceOutcome,
+        run_id: int | None,
+        baseline: bool,
+    ) -> None:
+        digest = content_hash(release.title, release.body)
+        stored = self.store.stored_version(release.board, release.seq)
+        if stored is not None and stored.content_hash == digest:
+            return
+        classification = self.classifier.classify(release.title, release.body)
+        if stored is None:
+            self.store.insert_release(
+                release,
+                content_hash=digest,
+                baseline=baseline,
+                poll_run_id=run_id,
+                classification=classification,
+            )
+            outcome.new.append(release.id)
+        else:
+            revision = self.store.update_release(
+                stored.row_id, release, content_hash=digest, classification=classification
+            )
+            outcome.updated.append(release.id)
+            log.info("source %s: %s changed (revision %d)", source.id, release.id, revision)
