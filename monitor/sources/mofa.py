@@ -32,39 +32,10 @@ _INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u2060"), None)  # BOM, zero-wi
 _SPACES_RE = re.compile(r"\s+")  # str-mode \s covers NBSP, U+3000 and the other Unicode spaces
 _SOURCE_NEWLINES_RE = re.compile(r"[\r\n]+")
 _BLOCK_TAGS = frozenset(
-    [
-        "address",
-        "article",
-        "blockquote",
-        "center",
-        "dd",
-        "div",
-        "dl",
-        "dt",
-        "figcaption",
-        "figure",
-        "footer",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hr",
-        "li",
-        "ol",
-        "p",
-        "pre",
-        "section",
-        "table",
-        "tbody",
-        "td",
-        "th",
-        "thead",
-        "tr",
-        "ul",
-    ]
+    {"p", "div", "li", "ul", "ol", "dl", "dt", "dd", "blockquote", "pre", "hr", "center"}
+    | {"table", "thead", "tbody", "tr", "td", "th"}
+    | {"h1", "h2", "h3", "h4", "h5", "h6"}
+    | {"section", "article", "header", "footer", "address", "figure", "figcaption"}
 )
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript", "head", "title"})
 
@@ -143,6 +114,7 @@ _TOTAL_RE = re.compile(
 )
 _LABEL_CLASSES = frozenset({"new", "label", "ico", "icon", "badge", "notice", "hot", "blind"})
 _FILE_HINT_RE = re.compile(r"file|첨부|attach", re.IGNORECASE)
+_FEED_START_RE = re.compile(r"\ufeff?\s*(?:<\?xml[^>]*>\s*)?<(?:rss|feed|rdf:RDF)\b", re.IGNORECASE)
 
 
 def _link_seq(anchor: Tag) -> int | None:
@@ -184,7 +156,8 @@ def _title_text(anchor: Tag) -> str:
 
 def _row_date(row: Tag, anchor: Tag) -> dt.date | None:
     """The row's date, looked for outside the title cell first (a title may quote a date)."""
-    cells = [cell for cell in row.find_all(["td", "th"]) if anchor not in cell.descendants]
+    title_cell = anchor.find_parent(["td", "th"])
+    cells = [cell for cell in row.find_all(["td", "th"]) if cell is not title_cell]
     found = find_date(" ".join(cell.get_text(" ") for cell in cells))
     return found or find_date(row.get_text(" "))
 
@@ -240,9 +213,9 @@ def _soup(markup: str, what: str) -> BeautifulSoup:
     """Parse HTML, refusing input that is plainly not an HTML page (empty, text, XML feed)."""
     if not markup.strip() or "<" not in markup:
         raise ParseError(f"{what}: expected an HTML page, got {len(markup)} characters of text")
-    soup = BeautifulSoup(markup.lstrip("\ufeff"), "html.parser")
-    if soup.find(["rss", "feed", "rdf:rdf"]) is not None:
+    if _FEED_START_RE.match(markup):
         raise ParseError(f"{what}: expected an HTML page, got a feed (use the rss source kind)")
+    soup = BeautifulSoup(markup.lstrip("\ufeff"), "html.parser")
     if soup.find(True) is None:
         raise ParseError(f"{what}: expected an HTML page, found no elements")
     return soup

@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 
 from monitor.errors import ListingEmptyError, ParseError
 from monitor.models import Listing, ListingEntry
-from monitor.sources.mofa import clean_line, html_to_text
+from monitor.sources.mofa import clean_line, html_to_text, normalize_text
 from monitor.sources.urls import canonical_article_url, parse_article_ref, seq_from_url
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 # Feed id (``brdId``) → board, for item links that do not name the board.
 BRD_ID_BOARDS: dict[str, str] = {"302": "m_5676", "303": "m_5679", "235": "m_4080"}
 _BRD_ID_RE = re.compile(r"[?&;]brdId=(\d+)", re.IGNORECASE)
+_MARKUP_RE = re.compile(r"<[a-zA-Z!/]")
 
 
 def _decode(data: bytes | str) -> str:
@@ -75,8 +76,11 @@ def _item_ref(link: str, source_url: str) -> tuple[str, int] | None:
 
 
 def _item_body(item: ET.Element) -> str:
-    markup = _child_text(item, CONTENT_ENCODED) or _child_text(item, "description")
-    return html_to_text(markup) if markup.strip() else ""
+    """The item's text: HTML gets the article normaliser; plain text keeps its ``\n`` paragraphs."""
+    content = _child_text(item, CONTENT_ENCODED) or _child_text(item, "description")
+    if _MARKUP_RE.search(content):
+        return html_to_text(content)
+    return normalize_text(html.unescape(content))
 
 
 def _parse_item(item: ET.Element, source_url: str) -> ListingEntry | None:
