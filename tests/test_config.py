@@ -1,0 +1,223 @@
+"""The configuration is validated whole at load, and every mistake is named precisely."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config, parse_duration
+from monitor.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+
+DESIGN_EXAMPLE = """\
+[service]
+state_dir = "state"            # SQLite database and default outbox live here
+request_delay = "1s"           # pause between two requests to the same host ("0s" in tests)
+
+[[sources]]
+id = "mofa-en"
+kind = "mofa-board"            # listing + article pages; "mofa-rss" reads the board's feed
+url = "https://www.mofa.go.kr/eng/brd/m_5676/list.do"
+every = "15m"                  # poll interval ("2s" in tests); jitter is added
+
+[mail]
+from = "MOFA Monitor <monitor@example.org>"
+transport = "maildir"          # or "smtp"
+maildir = "state/outbox"
+
+[mail.smtp]                    # used when transport = "smtp"
+host = "localhost"
+port = 25
+security = "none"              # "starttls" | "ssl" | "none"
+# username = "..."; password_env = "MOFA_MONITOR_SMTP_PASSWORD"
+
+[[subscribers]]
+email = "desk@example.org"
+frequency = "immediate"        # "immediate" | "daily" | "weekly"
+
+[[subscribers]]
+email = "nk-watch@example.org"
+themes = ["north-korea", "sanctions"]   # none listed = every theme
+frequency = "immediate"
+"""
+
+MINIMAL = """\
+[[subscribers]]
+email = "a@example.org"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def problems(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return caught.value.problems
+
+
+class TestValidConfigs:
+    def test_example_file_loads(self) -> None:
+        """config.example.toml in the repository is valid, so it cannot rot."""
+        config = load_config(REPO / "config.example.toml")
+        assert [s.frequency for s in config.subscribers] == ["immediate", "daily", "weekly"]
+        assert config.sources[0].url == "https://www.mofa.go.kr/eng/brd/m_5676/list.do"
+
+    def test_design_example_loads_as_written(self, tmp_path: Path) -> None:
+        """The DESIGN §3 example is accepted and its values read back."""
+        config = load_config(write(tmp_path, DESIGN_EXAMPLE))
+        assert config.sources[0].every == dt.timedelta(minutes=15)
+        assert config.service.request_delay == dt.timedelta(seconds=1)
+        assert config.subscribers[1].themes == ["north-korea", "sanctions"]
+        assert config.mail.smtp.security == "none"
+
+    def test_paths_are_relative_to_the_config_file(self, tmp_path: Path) -> None:
+        """state_dir and maildir resolve against the file's folder, not the working directory."""
+        config = load_config(write(tmp_path, DESIGN_EXAMPLE))
+        assert config.state_dir == tmp_path / "state"
+        assert config.maildir == tmp_path / "state" / "outbox"
+
+    def test_defaults_give_a_working_service(self, tmp_path: Path) -> None:
+        """An almost empty file gets the real ministry board and a Maildir outbox."""
+        config = load_config(write(tmp_path, MINIMAL))
+        assert config.sources[0].id == "mofa-en"
+        assert config.mail.transport == "maildir"
+        assert config.maildir == tmp_path / "state" / "outbox"
+        assert config.subscribers[0].send_at == dt.time(8, 0)
+
+    def test_user_theme_can_be_followed(self, tmp_path: Path) -> None:
+        """A theme defined in [[themes]] is a valid subscription."""
+        config = load_config(
+            write(
+                tmp_path,
+                """\
+                [[themes]]
+                id = "arctic"
+                patterns = ["arctic", "북극"]
+                [[subscribers]]
+                email = "a@example.org"
+                themes = ["arctic"]
+                """,
+            )
+        )
+        assert config.subscribers[0].themes == ["arctic"]
+
+    @pytest.mark.parametrize(
+        ("text", "seconds"),
+        [("0s", 0), ("2s", 2), ("15m", 900), ("1h", 3600), ("1h30m", 5400), ("500ms", 0.5)],
+    )
+    def test_durations(self, text: str, seconds: float) -> None:
+        """Durations read as people write them."""
+        assert parse_duration(text).total_seconds() == seconds
+
+
+MISTAKES = [
+    pytest.param(
+        '[service]\nstate_dri = "x"\n',
+        "config.toml: service.state_dri: unknown key; did you mean 'state_dir'?",
+        id="unknown-key",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\n[[subscribers]]\nemail = "b@example.org"\nfrequency = "hourly"\n',
+        "config.toml: subscribers.2.frequency: must be one of immediate, daily, weekly",
+        id="bad-frequency",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\nthemes = ["north-korea", "piracy"]\n',
+        "config.toml: subscribers.1.themes: unknown theme 'piracy'; known: climate-environment, "
+        "conflict-crisis, consular-safety, cyber, economy-trade, human-rights, humanitarian-aid, "
+        "multilateral, north-korea, sanctions, security-defense, technology",
+        id="unknown-theme",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\ntimezone = "Asia/Pyongyang2"\n',
+        "config.toml: subscribers.1.timezone: unknown time zone 'Asia/Pyongyang2' (use an IANA name like Asia/Seoul)",
+        id="bad-zone",
+    ),
+    pytest.param(
+        '[[sources]]\nid = "x"\nurl = "https://example.org/eng/brd/m_5676/list.do"\nevery = "15 minutes"\n',
+        'config.toml: sources.1.every: \'15 minutes\' is not a duration; use e.g. "30s", "15m", "1h"',
+        id="bad-duration",
+    ),
+    pytest.param(
+        '[[sources]]\nurl = "https://example.org/eng/brd/m_5676/list.do"\n',
+        "config.toml: sources.1.id: required key is missing",
+        id="missing-key",
+    ),
+    pytest.param(
+        '[service]\nstate_dir = "state"\nrequest_delay = \n',
+        "config.toml: line 3, column 17: TOML syntax error: invalid value",
+        id="toml-syntax",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "not-an-address"\n',
+        "config.toml: subscribers.1.email: 'not-an-address' is not an e-mail address",
+        id="bad-email",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\n[[subscribers]]\nemail = "A@example.org"\n',
+        "config.toml: subscribers.2.email: duplicate of subscribers.1 (a@example.org)",
+        id="duplicate-subscriber",
+    ),
+    pytest.param(
+        '[[themes]]\nid = "x"\npatterns = ["(unclosed"]\n',
+        "config.toml: themes.1.patterns: pattern 1 '(unclosed' is not a valid regex: "
+        "missing ), unterminated subpattern at position 0",
+        id="bad-regex",
+    ),
+    pytest.param(
+        '[mail.smtp]\nusername = "u"\n',
+        "config.toml: mail.smtp: username is set but password_env (the variable holding the password) is not",
+        id="secret-only-from-env",
+    ),
+]
+
+
+class TestMistakes:
+    @pytest.mark.parametrize(("text", "expected"), MISTAKES)
+    def test_each_mistake_gives_the_exact_message(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, expected: str
+    ) -> None:
+        """The message names the file, the dotted field path and what is wrong."""
+        monkeypatch.chdir(tmp_path)
+        path = Path("config.toml")
+        path.write_text(text, encoding="utf-8")
+        assert problems(path) == [expected]
+
+    def test_several_mistakes_are_all_reported(self, tmp_path: Path) -> None:
+        """One run shows every problem, so a user fixes them all at once."""
+        path = write(
+            tmp_path,
+            """\
+            [service]
+            request_delay = "soon"
+            [[subscribers]]
+            email = "a@example.org"
+            frequency = "hourly"
+            themes = ["nope"]
+            [[subscribers]]
+            email = "a@example.org"
+            send_at = "8am"
+            """,
+        )
+        found = [p.split(": ", 2)[1] for p in problems(path)]
+        assert found == [
+            "service.request_delay",
+            "subscribers.1.themes",
+            "subscribers.1.frequency",
+            "subscribers.2.send_at",
+            "subscribers.2.email",
+        ]
+
+    def test_missing_file_says_how_to_start(self, tmp_path: Path) -> None:
+        """A missing config names the path tried and the command to create one."""
+        message = problems(tmp_path / "config.toml")[0]
+        assert str(tmp_path / "config.toml") in message
+        assert "cp config.example.toml config.toml" in message
