@@ -1,0 +1,403 @@
+"""Choose releases per subscriber, group them by theme and render the digest mail.
+
+All mail formatting lives here and in ``templates/``: the outbox freezes a :class:`Digest` (the
+release list, the Message-ID, the creation time) so a retry renders byte-for-byte the same mail,
+and the sender only hands the :class:`~email.message.EmailMessage` to a transport.
+
+Selection rule of :func:`matches` — ``(themes OR keywords) AND countries AND NOT exclude``:
+
+* ``themes`` unset or empty: every release, tagged or not; otherwise a release needs one of them;
+* ``keywords`` add releases outside the themes whose title or body contains one (case-insensitive);
+* ``countries``, when set, is a further requirement: the release must name one of them;
+* ``exclude`` drops a release whose title or body contains one, whatever else matched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import importlib.resources
+import logging
+import re
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from urllib.parse import urlsplit
+
+import css_inline
+import jinja2
+
+from monitor.config import MailConfig, SubscriberConfig
+from monitor.mailmessage import (
+    UnsubscribeLinks,
+    make_unsubscribe_token,
+    safe_header_text,
+    strip_controls,
+    unsubscribe_links,
+    verify_unsubscribe_token,
+)
+from monitor.models import Release, ThemeTag
+
+__all__ = [
+    "Digest",
+    "DigestItem",
+    "UnsubscribeLinks",
+    "build_message",
+    "make_unsubscribe_token",
+    "matches",
+    "render_html",
+    "render_text",
+    "safe_header_text",
+    "sample_digest",
+    "subject_for",
+    "verify_unsubscribe_token",
+]
+
+logger = logging.getLogger(__name__)
+
+OTHER = ""  # section id for releases without any theme
+OTHER_NAME = "Other releases"
+TITLE_LIMIT = 300  # a scraped title longer than this is noise, not information
+EVIDENCE_LIMIT = 4
+_TEMPLATE_NAME = re.compile(r"^[a-z0-9_-]+\.(html|txt)$")
+_SPACES = re.compile(r"\s+")
+_PERIOD = re.compile(r"^\d{4}-(\d{2}-\d{2}|W\d{2})$")
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One release in a digest; ``updated`` marks a corrected release sent once more."""
+
+    release: Release
+    updated: bool = False
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Everything one mail shows, frozen by the outbox so a retry renders the same mail.
+
+    ``followed`` (optional) lists the subscriber's themes: a release is shown under the
+    strongest of *those*, so a sanctions reader sees a North Korea/sanctions item under Sanctions.
+    """
+
+    subscriber_email: str
+    subscriber_name: str | None
+    key: str
+    label: str
+    items: tuple[DigestItem, ...]
+    message_id: str
+    created_at: dt.datetime
+    followed: tuple[str, ...] = ()
+
+
+def _contains_any(text: str, terms: Sequence[str]) -> bool:
+    return any(term.strip() and term.strip().casefold() in text for term in terms)
+
+
+def matches(subscriber: SubscriberConfig, release: Release) -> bool:
+    """Whether ``release`` belongs in this subscriber's digests (rule in the module docstring)."""
+    text = f"{release.title}\n{release.body}".casefold()
+    if _contains_any(text, subscriber.exclude):
+        return False
+    if subscriber.countries:
+        named = {code.upper() for code in release.countries}
+        if not named & {code.upper() for code in subscriber.countries}:
+            return False
+    if not subscriber.themes:
+        return True
+    if set(subscriber.themes) & set(release.theme_ids):
+        return True
+    return _contains_any(text, subscriber.keywords)
+
+
+# --- view model: what the templates see ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    name: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class ItemView:
+    title: str
+    url: str | None
+    date: str
+    themes: tuple[str, ...]
+    summary: str
+    evidence: str
+    attachments: tuple[AttachmentView, ...]
+    updated: bool
+
+
+@dataclass(frozen=True)
+class Section:
+    theme_id: str
+    name: str
+    items: tuple[ItemView, ...]
+
+
+def _safe_url(url: str | None) -> str | None:
+    """Only http(s) links reach a digest; a ``javascript:`` URL from a page is dropped."""
+    if not url:
+        return None
+    url = strip_controls(url).strip()
+    return url if urlsplit(url).scheme in ("http", "https") else None
+
+
+def _clean_paragraphs(text: str) -> str:
+    """Scraped text for a body: control characters out, one paragraph per line."""
+    lines = (
+        _SPACES.sub(" ", line).strip()
+        for line in strip_controls(text, keep_newlines=True).split("\n")
+    )
+    return "\n".join(line for line in lines if line)
+
+
+def _wrap(text: str, width: int = 72, indent: str = "", first: str | None = None) -> str:
+    """Wrap each paragraph for the text part; URLs and hyphenated words are never split."""
+    return "\n".join(
+        textwrap.fill(
+            paragraph,
+            width=width,
+            initial_indent=indent if first is None or number else first,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        for number, paragraph in enumerate(text.split("\n"))
+    )
+
+
+def _human_date(date: dt.date | None) -> str:
+    return f"{date.day} {date:%b %Y}" if date else "date unknown"
+
+
+def _theme_name(theme_names: Mapping[str, str], theme_id: str) -> str:
+    return theme_names.get(theme_id) or theme_id
+
+
+def _primary_theme(release: Release, followed: Sequence[str]) -> str:
+    """The strongest theme, preferring the ones the subscriber follows; OTHER when untagged."""
+    preferred = [tag for tag in release.themes if tag.theme in followed] or list(release.themes)
+    if not preferred:
+        return OTHER
+    return max(preferred, key=lambda tag: tag.score).theme
+
+
+def _evidence_line(tags: Sequence[ThemeTag]) -> str:
+    """ "“ICBM” in title, “missile” ×3": the strongest few terms, title matches first."""
+    seen: dict[str, tuple[bool, int]] = {}
+    for tag in tags:
+        for ev in tag.evidence:
+            term = safe_header_text(ev.term, 60)
+            in_title, count = seen.get(term, (False, 0))
+            seen[term] = (in_title or ev.where == "title", count + ev.count)
+    # Stable sort: among equals, the stronger theme's evidence (seen first) stays first.
+    ranked = sorted(seen.items(), key=lambda kv: (not kv[1][0], -kv[1][1]))
+    parts = []
+    for term, (in_title, count) in ranked[:EVIDENCE_LIMIT]:
+        where = " in title" if in_title else (f"\u00a0×{count}" if count > 1 else "")
+        parts.append(f"“{term}”{where}")
+    return ", ".join(parts)
+
+
+def _item_view(item: DigestItem, theme_names: Mapping[str, str]) -> ItemView:
+    release = item.release
+    tags = sorted(release.themes, key=lambda tag: -tag.score)
+    return ItemView(
+        title=safe_header_text(release.title, TITLE_LIMIT) or "(untitled)",
+        url=_safe_url(release.url),
+        date=_human_date(release.date),
+        themes=tuple(_theme_name(theme_names, tag.theme) for tag in tags),
+        summary=_clean_paragraphs(release.summary),
+        evidence=_evidence_line(tags),
+        attachments=tuple(
+            AttachmentView(safe_header_text(a.name, 120) or "attachment", _safe_url(a.url))
+            for a in release.attachments
+        ),
+        updated=item.updated,
+    )
+
+
+def _section_order(theme_names: Mapping[str, str]) -> dict[str, int]:
+    return {theme_id: index for index, theme_id in enumerate(theme_names)}
+
+
+def sections(digest: Digest, theme_names: Mapping[str, str]) -> tuple[Section, ...]:
+    """Items grouped under their primary theme: taxonomy order, newest first, untagged last."""
+    groups: dict[str, list[DigestItem]] = {}
+    for item in digest.items:
+        groups.setdefault(_primary_theme(item.release, digest.followed), []).append(item)
+    order = _section_order(theme_names)
+
+    def section_key(theme_id: str) -> tuple[int, int, str]:
+        return (theme_id == OTHER, order.get(theme_id, len(order)), theme_id)
+
+    def item_key(item: DigestItem) -> tuple[dt.date, int]:
+        return (item.release.date or dt.date.min, item.release.seq)
+
+    return tuple(
+        Section(
+            theme_id=theme_id,
+            name=OTHER_NAME if theme_id == OTHER else _theme_name(theme_names, theme_id),
+            items=tuple(
+                _item_view(item, theme_names)
+                for item in sorted(groups[theme_id], key=item_key, reverse=True)
+            ),
+        )
+        for theme_id in sorted(groups, key=section_key)
+    )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _context(
+    digest: Digest, theme_names: Mapping[str, str], unsubscribe: UnsubscribeLinks
+) -> dict[str, object]:
+    groups = sections(digest, theme_names)
+    updated = sum(item.updated for item in digest.items)
+    counts = [_plural(len(digest.items), "release")]
+    if updated:
+        counts.append(f"{updated} updated")
+    named = [s for s in groups if s.theme_id != OTHER]
+    if named:
+        counts.append(_plural(len(named), "theme"))
+    return {
+        "label": safe_header_text(digest.label, 80),
+        "recipient": safe_header_text(digest.subscriber_email, 254),
+        "name": safe_header_text(digest.subscriber_name or "", 80),
+        "counts": " · ".join(counts),
+        "sections": groups,
+        "unsubscribe": unsubscribe,
+        "generated": digest.created_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
+    }
+
+
+# --- templates ---------------------------------------------------------------------------------
+
+
+def _load_template(name: str) -> str | None:
+    """Read a template from the ``monitor.templates`` package (editable or installed alike)."""
+    if not _TEMPLATE_NAME.match(name):
+        return None
+    resource = importlib.resources.files("monitor.templates").joinpath(name)
+    return resource.read_text(encoding="utf-8") if resource.is_file() else None
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(_load_template),
+        autoescape=jinja2.select_autoescape(["html"], default_for_string=False, default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["wrap"] = _wrap
+    return env
+
+
+@functools.cache
+def _inliner() -> css_inline.CSSInliner:
+    # Remote stylesheets off: rendering must never fetch anything.
+    return css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False)
+
+
+def render_text(
+    digest: Digest, *, theme_names: Mapping[str, str], unsubscribe: UnsubscribeLinks
+) -> str:
+    """The text/plain part, from ``templates/digest.txt``."""
+    template = _environment().get_template("digest.txt")
+    return template.render(_context(digest, theme_names, unsubscribe))
+
+
+def render_html(
+    digest: Digest, *, theme_names: Mapping[str, str], unsubscribe: UnsubscribeLinks
+) -> str:
+    """The text/html part, from ``templates/digest.html``, with its CSS inlined for mail clients."""
+    template = _environment().get_template("digest.html")
+    return _inliner().inline(template.render(_context(digest, theme_names, unsubscribe)))
+
+
+# --- the message -------------------------------------------------------------------------------
+
+
+def _period(digest: Digest) -> str:
+    """``2026-11-27`` / ``2026-W48`` from the digest key, else the creation date."""
+    suffix = digest.key.rpartition(":")[2]
+    return suffix if _PERIOD.match(suffix) else digest.created_at.date().isoformat()
+
+
+def subject_for(digest: Digest, theme_names: Mapping[str, str], prefix: str) -> str:
+    """``MOFA digest: 3 releases — North Korea, Sanctions (2026-11-27)``; one release: its title."""
+    names = [s.name for s in sections(digest, theme_names) if s.theme_id != OTHER]
+    themes = ", ".join(names[:3]) + (f" +{len(names) - 3} more" if len(names) > 3 else "")
+    if len(digest.items) == 1:
+        item = digest.items[0]
+        head = ("Updated: " if item.updated else "") + safe_header_text(item.release.title, 120)
+    elif digest.items:
+        head = _plural(len(digest.items), "release")
+    else:
+        head = "no new releases"
+    subject = f"{prefix}: {head}" + (f" — {themes}" if themes else "") + f" ({_period(digest)})"
+    return safe_header_text(subject, 200)
+
+
+def _message_id(value: str) -> str:
+    value = re.sub(r"[\s<>]", "", strip_controls(value))
+    return f"<{value}>"
+
+
+def _recipient(digest: Digest) -> Address:
+    name = safe_header_text(digest.subscriber_name or "", 80)
+    return Address(display_name=name, addr_spec=digest.subscriber_email)
+
+
+def build_message(
+    digest: Digest,
+    mail: MailConfig,
+    *,
+    format: str,
+    theme_names: Mapping[str, str],
+    unsubscribe_secret: bytes | None,
+) -> EmailMessage:
+    """The complete mail for one subscriber: headers, text part, and HTML unless ``format="text"``."""
+    if digest.created_at.tzinfo is None:
+        raise ValueError("Digest.created_at must be timezone-aware")
+    links = unsubscribe_links(
+        mail.from_, digest.subscriber_email, url=mail.unsubscribe_url, secret=unsubscribe_secret
+    )
+    msg = EmailMessage()
+    msg["From"] = mail.from_
+    msg["To"] = _recipient(digest)
+    msg["Subject"] = subject_for(digest, theme_names, safe_header_text(mail.subject_prefix, 60))
+    msg["Date"] = format_datetime(digest.created_at)
+    msg["Message-ID"] = _message_id(digest.message_id)
+    msg["List-Unsubscribe"] = links.header()
+    if links.https:
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-MOFA-Digest"] = safe_header_text(digest.key, 100)
+    msg.set_content(render_text(digest, theme_names=theme_names, unsubscribe=links))
+    if format == "html":
+        html = render_html(digest, theme_names=theme_names, unsubscribe=links)
+        msg.add_alternative(html, subtype="html")
+    elif format != "text":
+        raise ValueError(f"unknown digest format {format!r}; use 'html' or 'text'")
+    return msg
+
+
+def sample_digest(now: dt.datetime) -> Digest:
+    """A fake but realistic digest for ``send-test``: every theme, an update, an attachment."""
+    # Imported here because the sample module builds Digest objects from this one.
+    from monitor.sampledigest import build_sample_digest
+
+    return build_sample_digest(now)
