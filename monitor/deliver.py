@@ -23,7 +23,6 @@ import ssl
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
-from email.policy import default as default_policy
 from email.utils import getaddresses
 from pathlib import Path
 from types import TracebackType
@@ -123,7 +122,8 @@ class MaildirTransport(_ClosingContext):
         name = maildir_name(delivery_key)
         tmp, new = self.path / "tmp" / name, self.path / "new" / name
         try:
-            self._write_synced(tmp, message.as_bytes(policy=default_policy))
+            # The message's own policy: it keeps hand-folded headers such as List-Unsubscribe.
+            self._write_synced(tmp, message.as_bytes())
             self._publish(tmp, new)
         except OSError as exc:
             raise TemporaryDeliveryError(f"cannot write to Maildir {self.path}: {exc}") from exc

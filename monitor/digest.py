@@ -32,6 +32,7 @@ import jinja2
 
 from monitor.config import MailConfig, SubscriberConfig
 from monitor.mailmessage import (
+    MAIL_POLICY,
     UnsubscribeLinks,
     make_unsubscribe_token,
     safe_header_text,
@@ -375,13 +376,13 @@ def build_message(
     links = unsubscribe_links(
         mail.from_, digest.subscriber_email, url=mail.unsubscribe_url, secret=unsubscribe_secret
     )
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = mail.from_
     msg["To"] = _recipient(digest)
     msg["Subject"] = subject_for(digest, theme_names, safe_header_text(mail.subject_prefix, 60))
     msg["Date"] = format_datetime(digest.created_at)
     msg["Message-ID"] = _message_id(digest.message_id)
-    msg["List-Unsubscribe"] = links.header()
+    msg.set_raw("List-Unsubscribe", links.header())
     if links.https:
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"

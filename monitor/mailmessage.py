@@ -16,6 +16,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+from email.policy import default
 from email.utils import parseaddr
 from urllib.parse import quote
 
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 _BIDI_AND_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _WHITESPACE = re.compile(r"\s+")
 _TOKEN_CONTEXT = b"mofa-monitor unsubscribe v1\x00"
+
+# Headers set as objects fold as usual; raw values we fold ourselves (List-Unsubscribe) are kept.
+MAIL_POLICY = default.clone(refold_source="none")
 
 
 def strip_controls(text: str, *, keep_newlines: bool = False) -> str:
@@ -101,9 +105,14 @@ class UnsubscribeLinks:
     manage: str = ""
 
     def header(self) -> str:
-        """The ``List-Unsubscribe`` value (RFC 2369): https first, as RFC 8058 clients prefer."""
+        """The ``List-Unsubscribe`` value (RFC 2369): https first, as RFC 8058 clients prefer.
+
+        Folded by hand after each comma: set it with ``set_raw`` under :data:`MAIL_POLICY`,
+        because :mod:`email` would otherwise RFC 2047-encode the long URL, which clients cannot
+        follow.
+        """
         links = [self.https] if self.https else []
-        return ", ".join(f"<{link}>" for link in [*links, self.mailto])
+        return ",\n ".join(f"<{link}>" for link in [*links, self.mailto])
 
 
 def unsubscribe_links(

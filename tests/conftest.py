@@ -50,3 +50,8 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# --- SMTP fixtures --- (owned by the delivery tests; the server lives in tests/smtp_server.py)
+from smtp_server import smtp_server, smtp_server_factory  # noqa: E402, F401
+# --- end SMTP fixtures ---

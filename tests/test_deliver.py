@@ -139,12 +139,12 @@ class TestSmtp:
 
     def test_starttls_without_the_ca_fails_clearly(self) -> None:
         """An unknown CA is a temporary error that says how to fix it, and nothing is sent."""
-        with running_smtp_server(tls="starttls") as server:
-            with (
-                SmtpTransport(smtp_settings(server, security="starttls")) as smtp,
-                pytest.raises(TemporaryDeliveryError, match="certificate verification failed"),
-            ):
-                smtp.send("k1", message())
+        with (
+            running_smtp_server(tls="starttls") as server,
+            SmtpTransport(smtp_settings(server, security="starttls")) as smtp,
+            pytest.raises(TemporaryDeliveryError, match="certificate verification failed"),
+        ):
+            smtp.send("k1", message())
         assert server.received == []
 
     def test_implicit_tls(self) -> None:
@@ -158,9 +158,11 @@ class TestSmtp:
     def test_auth_with_password_from_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """AUTH over STARTTLS uses the password from the variable the config names."""
         monkeypatch.setenv(PASSWORD_ENV, "s3cret")
-        with running_smtp_server(tls="starttls", users={"monitor": "s3cret"}) as server:
-            with SmtpTransport(tls_auth_settings(server)) as smtp:
-                smtp.send("k1", message())
+        with (
+            running_smtp_server(tls="starttls", users={"monitor": "s3cret"}) as server,
+            SmtpTransport(tls_auth_settings(server)) as smtp,
+        ):
+            smtp.send("k1", message())
         assert server.received[0].login == "monitor"
 
     def test_missing_password_variable_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -188,9 +190,9 @@ class TestSmtp:
         with (
             running_smtp_server(replies=replies) as server,
             SmtpTransport(smtp_settings(server)) as smtp,
+            pytest.raises(TemporaryDeliveryError, match=r"451 4\.3\.0 Try again later"),
         ):
-            with pytest.raises(TemporaryDeliveryError, match="451 4.3.0"):
-                smtp.send("k1", message("busy@example.org"))
+            smtp.send("k1", message("busy@example.org"))
 
     def test_550_fails_only_that_message(self) -> None:
         """A 5xx for one recipient is permanent for that message; the batch goes on."""
@@ -210,29 +212,33 @@ class TestSmtp:
     def test_reconnects_when_the_server_drops_the_connection(self) -> None:
         """A server that hangs up after each message costs a reconnect, not a message."""
         sleeps = Sleeps()
-        with running_smtp_server(drop_after=1) as server:
-            with SmtpTransport(smtp_settings(server), sleep=sleeps) as smtp:
-                for n in range(3):
-                    smtp.send(f"k{n}", message(f"r{n}@example.org"))
+        with (
+            running_smtp_server(drop_after=1) as server,
+            SmtpTransport(smtp_settings(server), sleep=sleeps) as smtp,
+        ):
+            for n in range(3):
+                smtp.send(f"k{n}", message(f"r{n}@example.org"))
         assert len(server.received) == 3
         assert server.connections == 3
         assert len(sleeps) == 2
 
     def test_drop_before_data_is_retried_once(self) -> None:
         """A connection lost before the data went out is safe to retry: one message arrives."""
-        with running_smtp_server(drop_on_mail=1) as server:
-            with SmtpTransport(smtp_settings(server), sleep=Sleeps()) as smtp:
-                smtp.send("k1", message())
+        with (
+            running_smtp_server(drop_on_mail=1) as server,
+            SmtpTransport(smtp_settings(server), sleep=Sleeps()) as smtp,
+        ):
+            smtp.send("k1", message())
         assert len(server.received) == 1
 
     def test_drop_during_data_is_temporary_and_not_retried(self) -> None:
         """After the data went out a retry could duplicate the mail, so the outbox decides."""
-        with running_smtp_server(drop_on_data=True) as server:
-            with (
-                SmtpTransport(smtp_settings(server), sleep=Sleeps()) as smtp,
-                pytest.raises(TemporaryDeliveryError, match="disconnected"),
-            ):
-                smtp.send("k1", message())
+        with (
+            running_smtp_server(drop_on_data=True) as server,
+            SmtpTransport(smtp_settings(server), sleep=Sleeps()) as smtp,
+            pytest.raises(TemporaryDeliveryError, match="disconnected"),
+        ):
+            smtp.send("k1", message())
         assert server.connections == 1
 
     def test_nobody_listening_is_temporary(self) -> None:
