@@ -18,9 +18,8 @@ from monitor.lock import LOCK_NAME, StateLock
 class TestStateLock:
     def test_second_holder_is_refused_with_the_pid(self, tmp_path: Path) -> None:
         """A second lock on the same folder fails at once and names the PID in the file."""
-        with StateLock(tmp_path):
-            with pytest.raises(LockedError, match=rf"PID {os.getpid()}\b"):
-                StateLock(tmp_path).acquire()
+        with StateLock(tmp_path), pytest.raises(LockedError, match=rf"PID {os.getpid()}\b"):
+            StateLock(tmp_path).acquire()
 
     def test_pid_is_written_and_cleared(self, tmp_path: Path) -> None:
         """The lock file holds our PID while locked and is emptied (not deleted) on release."""
