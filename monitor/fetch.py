@@ -20,20 +20,19 @@ import urllib.robotparser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Self
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from monitor import __version__
 from monitor.errors import FetchError, RobotsDisallowedError
-from monitor.text_decoding import decode_body
+from monitor.http_retry import PoliteRetry, RetryAfterTooLong
+from monitor.payload import Expect, check_kind, check_markup, decode_body
 
 log = logging.getLogger(__name__)
 
-Expect = Literal["html", "xml", "any"]
 
 #: Statuses worth another try: overload and transient server trouble.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -129,71 +128,6 @@ class HTTPStatusError(FetchError):
         self.url = url
 
 
-class _RetryAfterTooLong(Exception):
-    """Raised inside urllib3's retry loop; turned into a FetchError by the Fetcher."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(seconds)
-        self.seconds = seconds
-
-
-class _PoliteRetry(Retry):
-    """urllib3 ``Retry`` that sleeps through our injected ``sleep`` and logs at WARNING.
-
-    urllib3 clamps ``Retry-After`` silently (``retry_after_max``); we would rather give up and
-    say so than hang a poll for an hour, so a value above ``retry_after_cap`` aborts the fetch.
-    """
-
-    def __init__(
-        self,
-        *args: Any,
-        sleep: Callable[[float], None] = time.sleep,
-        retry_after_cap: float = 120.0,
-        **kwargs: Any,
-    ) -> None:
-        kwargs.setdefault("retry_after_max", 10**9)  # we cap ourselves, loudly
-        super().__init__(*args, **kwargs)
-        self._sleep_fn = sleep
-        self.retry_after_cap = retry_after_cap
-
-    def new(self, **kw: Any) -> Self:
-        kw.setdefault("sleep", self._sleep_fn)
-        kw.setdefault("retry_after_cap", self.retry_after_cap)
-        return super().new(**kw)
-
-    def increment(
-        self, method: str | None = None, url: str | None = None, *args: Any, **kwargs: Any
-    ) -> Self:
-        new = super().increment(method, url, *args, **kwargs)  # raises when exhausted
-        last = new.history[-1] if new.history else None
-        cause = (last.status or last.error) if last else "?"
-        new.pending = f"{method} {url} after {cause}"  # logged by sleep(), once the wait is known
-        return new
-
-    def _wait_seconds(self, response: Any) -> float:
-        """Retry-After when the server sent one (refusing waits over the cap), else backoff."""
-        if self.respect_retry_after_header and response is not None:
-            seconds = self.get_retry_after(response)
-            if seconds is not None and seconds > self.retry_after_cap:
-                raise _RetryAfterTooLong(seconds)
-            if seconds:
-                return seconds
-        return self.get_backoff_time()
-
-    def sleep_for_retry(self, response: Any) -> bool:
-        seconds = self._wait_seconds(response)
-        if seconds > 0:
-            self._sleep_fn(seconds)
-        return True
-
-    def sleep(self, response: Any = None) -> None:
-        seconds = self._wait_seconds(response)
-        what = getattr(self, "pending", "request")
-        log.warning("retrying %s in %.2f s (%d retries left)", what, seconds, self.total or 0)
-        if seconds > 0:
-            self._sleep_fn(seconds)
-
-
 @dataclass
 class _RobotsEntry:
     parser: urllib.robotparser.RobotFileParser
@@ -223,7 +157,7 @@ class Fetcher:
 
     def _make_session(self) -> requests.Session:
         s = self.settings
-        retry = _PoliteRetry(
+        retry = PoliteRetry(
             total=s.retries,
             backoff_factor=s.backoff_factor,
             backoff_max=s.retry_after_cap,
@@ -258,13 +192,11 @@ class Fetcher:
         """
         raw = self.get_bytes(url, etag=etag, last_modified=last_modified, expect=expect)
         if raw.not_modified or raw.content is None:
-            return FetchResult(raw.url, raw.status, None, True, raw.etag, raw.last_modified, "",
-                               raw.elapsed, raw.content_type)  # fmt: skip
-        _check_kind_before_decoding(raw, expect)
+            return _result(raw, None, "")
+        check_kind(raw.content, raw.content_type, expect, raw.url)
         text, encoding = decode_body(raw.content, raw.content_type, self.settings.encoding, raw.url)
-        _check_kind_after_decoding(raw, text, expect)
-        return FetchResult(raw.url, raw.status, text, False, raw.etag, raw.last_modified,
-                           encoding, raw.elapsed, raw.content_type)  # fmt: skip
+        check_markup(text, expect, raw.url)
+        return _result(raw, text, encoding)
 
     def get_bytes(
         self,
@@ -313,7 +245,7 @@ class Fetcher:
             return self._send(url, headers, max_bytes, started)
         except requests.RequestException as exc:
             raise FetchError(_describe(exc, url, self.settings)) from exc
-        except _RetryAfterTooLong as exc:
+        except RetryAfterTooLong as exc:
             raise FetchError(
                 f"{url}: the server asked us to retry after {exc.seconds:.0f} s (Retry-After), "
                 f"more than the {self.settings.retry_after_cap:.0f} s we wait; giving up"
@@ -404,6 +336,20 @@ class Fetcher:
 # -- helpers -------------------------------------------------------------------------------
 
 
+def _result(raw: FetchedBytes, text: str | None, encoding: str) -> FetchResult:
+    return FetchResult(
+        url=raw.url,
+        status=raw.status,
+        text=text,
+        not_modified=text is None,
+        etag=raw.etag,
+        last_modified=raw.last_modified,
+        encoding=encoding,
+        elapsed=raw.elapsed,
+        content_type=raw.content_type,
+    )
+
+
 def _host_key(url: str) -> str:
     return urlsplit(url).netloc.lower()
 
@@ -438,35 +384,14 @@ def _describe(exc: requests.RequestException, url: str, settings: FetchSettings)
     if isinstance(exc, requests.exceptions.ChunkedEncodingError) or "IncompleteRead" in text:
         return f"{url}: response body truncated (connection closed before the whole page arrived)"
     if isinstance(exc, requests.Timeout) or "timed out" in text.lower():
-        return (f"{url}: timed out (connect {settings.connect_timeout:g} s, read "
-                f"{settings.read_timeout:g} s) after {settings.retries} retries")  # fmt: skip
+        return (f"{url}: timed out (connect timeout {settings.connect_timeout:g} s, read timeout "
+                f"{settings.read_timeout:g} s, {settings.retries} retries)")  # fmt: skip
     if isinstance(exc, requests.ConnectionError):
-        return f"{url}: connection failed after {settings.retries} retries: {text}"
-    return f"{url}: request failed: {text}"
+        return f"{url}: connection failed after {settings.retries} retries: {_reason(exc)}"
+    return f"{url}: request failed: {_reason(exc)}"
 
 
-_NON_TEXT_PREFIXES = ("image/", "audio/", "video/", "font/", "application/")
-_MARKUP_TYPES = ("xml", "html")
-
-
-def _mime(content_type: str | None) -> str:
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
-def _check_kind_before_decoding(raw: FetchedBytes, expect: Expect) -> None:
-    """Refuse bodies that are plainly not markup (a PDF, an image) before trying to decode."""
-    if expect == "any":
-        return
-    mime = _mime(raw.content_type)
-    if mime.startswith(_NON_TEXT_PREFIXES) and not any(t in mime for t in _MARKUP_TYPES):
-        raise FetchError(f"{raw.url}: expected an {expect.upper()} page, got {mime}")
-    head = (raw.content or b"")[:1024]
-    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 has NULs
-        raise FetchError(f"{raw.url}: expected an {expect.upper()} page, got binary data")
-
-
-def _check_kind_after_decoding(raw: FetchedBytes, text: str, expect: Expect) -> None:
-    """An HTML or XML document has a ``<`` near the start; a 200 without one is foreign."""
-    if expect != "any" and "<" not in text[:1024]:
-        what = repr(text[:40]) if text.strip() else "an empty body"
-        raise FetchError(f"{raw.url}: expected an {expect.upper()} page, got {what}")
+def _reason(exc: Exception) -> str:
+    """The innermost useful message (urllib3 wraps the socket error in MaxRetryError)."""
+    inner = exc.args[0] if exc.args else exc
+    return str(getattr(inner, "reason", inner))

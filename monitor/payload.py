@@ -1,4 +1,7 @@
-"""Turn fetched bytes into text without ever guessing silently.
+"""Turn fetched bytes into text, and refuse bodies that are not what was asked for.
+
+A 200 is not yet a page: the site may answer with a PDF, an error string or a binary blob, and
+that must fail loudly rather than parse to "no news" (:func:`check_kind`, :func:`check_markup`).
 
 Korean government sites have served CP949 pages labelled UTF-8, and feeds start with a BOM. A
 wrong guess here does not crash; it quietly fills the database and every digest with mojibake.
@@ -12,6 +15,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+from typing import Literal
 
 from monitor.errors import FetchError
 
@@ -28,6 +32,11 @@ _CT_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)""", re.IGNORECASE)
 _SNIFF_BYTES = 4096
+_NON_TEXT_PREFIXES = ("image/", "audio/", "video/", "font/", "application/")
+_MARKUP_TYPES = ("xml", "html")
+
+#: What the caller wants: an HTML page, an XML feed, or anything (no checks).
+Expect = Literal["html", "xml", "any"]
 
 
 def decode_body(
@@ -113,3 +122,22 @@ def _canonical(name: str) -> str:
         return codecs.lookup(name).name
     except LookupError:
         return name.lower()
+
+
+def check_kind(body: bytes, content_type: str | None, expect: Expect, url: str = "") -> None:
+    """Refuse bodies that are plainly not markup (a PDF, an image) before trying to decode."""
+    if expect == "any":
+        return
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if mime.startswith(_NON_TEXT_PREFIXES) and not any(t in mime for t in _MARKUP_TYPES):
+        raise FetchError(f"{url or 'page'}: expected an {expect.upper()} page, got {mime}")
+    head = body[:1024]
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 has NULs
+        raise FetchError(f"{url or 'page'}: expected an {expect.upper()} page, got binary data")
+
+
+def check_markup(text: str, expect: Expect, url: str = "") -> None:
+    """An HTML or XML document has a ``<`` near the start; a 200 without one is foreign."""
+    if expect != "any" and "<" not in text[:1024]:
+        what = repr(text[:40]) if text.strip() else "an empty body"
+        raise FetchError(f"{url or 'page'}: expected an {expect.upper()} page, got {what}")

@@ -74,6 +74,7 @@ class SiteHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     timeout = 5
+    disable_nagle_algorithm = True  # headers and body go out in two writes; avoid 40 ms stalls
     server_version = "Apache"
     sys_version = ""
 
@@ -94,6 +95,7 @@ class SiteHandler(BaseHTTPRequestHandler):
 
     def _handle(self, *, send_body: bool) -> None:
         self._send_body = send_body
+        self._logged = False
         status: int | None = None
         try:
             fault = self.site.take_fault(self.path)
@@ -106,9 +108,12 @@ class SiteHandler(BaseHTTPRequestHandler):
         except (ConnectionError, TimeoutError):
             self.close_connection = True  # the client hung up; nothing to answer
         finally:
-            self._record(status)
+            if not self._logged:
+                self._record(status)
 
     def _record(self, status: int | None) -> None:
+        """Log the request *before* answering, so a test that got its answer sees the entry."""
+        self._logged = True
         headers = CaseInsensitiveDict(dict(self.headers.items()))
         self.site.record(LoggedRequest(self.command, self.path, headers, status))
 
@@ -141,6 +146,7 @@ class SiteHandler(BaseHTTPRequestHandler):
 
     def _gate(self) -> int:
         """The site's first answer: 307 to the same URL, setting the cookies, empty body."""
+        self._record(307)
         self.send_response(307)
         self.send_header("Location", self.path)
         self.send_header("Set-Cookie", f"{_GATE_COOKIE}={secrets.token_hex(8)}; Path=/")
@@ -175,6 +181,7 @@ class SiteHandler(BaseHTTPRequestHandler):
     def _respond(
         self, status: int, body: bytes, content_type: str | None, headers: dict[str, str]
     ) -> int:
+        self._record(status)
         self.send_response(status)
         if content_type:
             self.send_header("Content-Type", content_type)
@@ -211,11 +218,13 @@ class SiteHandler(BaseHTTPRequestHandler):
 
     def _reset(self) -> None:
         """Drop the connection with a TCP RST and no answer, like a flaky load balancer."""
+        self._record(None)
         self.close_connection = True
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
 
     def _stream_fault(self, kind: FaultKind) -> int:
+        self._record(200)
         self.close_connection = True
         self.send_response(200)
         self.send_header("Content-Type", "text/html;charset=UTF-8")
