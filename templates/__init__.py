@@ -1,0 +1,1 @@
+"""Digest templates (jinja2); shipped inside the package as ``monitor.templates``."""
