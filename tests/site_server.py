@@ -11,8 +11,17 @@ cannot produce those faithfully, so this is a real ``ThreadingHTTPServer`` with:
 - fault injection per path (:meth:`SiteServer.fault`), with bodies streamed, never built whole;
 - ``ETag`` / ``Last-Modified`` on every page and feed, and ``304`` for conditional requests.
 
-Routes: ``/{site}/brd/{board}/list.do?page=N``, ``/{site}/brd/{board}/view.do?seq=N``,
-``/{site}/brd/{board}/down.do``, ``/www/brd/rss.do?brdId=N``, ``/robots.txt``.
+Routes: ``/{site}/brd/{board}/list.do?page=N`` (10 rows a page; past the end a "No posts" row;
+``srchFr``/``srchTo`` filter in dynamic mode), ``/{site}/brd/{board}/view.do?seq=N`` (404 when
+unknown), ``/{site}/brd/{board}/down.do``, ``/www/brd/rss.do?brdId=N``, ``/robots.txt``.
+
+Typical use (fixtures ``site``, ``live_site`` and ``make_site`` in ``conftest.py``)::
+
+    live_site.seed_from_corpus(limit=10)           # baseline: the 10 newest corpus releases
+    live_site.publish_many(25)                     # 25 new ones on top → pages 1..4
+    live_site.publish(322002, "Corrected", "2022-02-25", "1. New text.")   # an edit in place
+    live_site.fault("/eng/brd/m_5676/list.do", 503, retry_after=1, times=2)
+    assert [r.status for r in live_site.requests_to("/eng/")][-1] == 200
 """
 
 from __future__ import annotations

@@ -407,6 +407,7 @@ class TestDecoding:
                 return f.get(self.URL)
 
     def test_utf8(self) -> None:
+        """What the site serves: strict UTF-8 decodes as such."""
         result = self.fetch("<p>외교부 – press</p>".encode())
         assert (result.text, result.encoding) == ("<p>외교부 – press</p>", "utf-8")
 
@@ -416,6 +417,7 @@ class TestDecoding:
         assert (result.text, result.encoding) == ("<rss/>", "utf-8-sig")
 
     def test_utf16_bom(self) -> None:
+        """A UTF-16 byte-order mark selects UTF-16 before any guessing."""
         result = self.fetch("<p>한국</p>".encode("utf-16"))
         assert (result.text, result.encoding) == ("<p>한국</p>", "utf-16")
 

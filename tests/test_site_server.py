@@ -57,12 +57,14 @@ class TestCookieGate:
             assert answer.content == b""
 
     def test_gate_can_be_disabled(self, make_site: Callable[..., SiteServer]) -> None:
+        """cookie_gate=False answers the first request directly."""
         server = make_site(cookie_gate=False)
         assert requests.get(server.list_url(), allow_redirects=False).status_code == 200
 
 
 class TestRecorded:
     def test_serves_files_as_stored(self, site: SiteServer, http: requests.Session) -> None:
+        """Recorded mode returns the stored bytes unchanged."""
         stored = (SITE_DIR / "eng/brd/m_5676/list_page2.html").read_bytes()
         assert http.get(site.list_url(page=2)).content == stored
 
@@ -73,6 +75,7 @@ class TestRecorded:
         assert "No posts" in markup and "Total <strong>24</strong>" in markup
 
     def test_missing_article_is_404(self, site: SiteServer, http: requests.Session) -> None:
+        """An unknown seq is a 404, as on the site."""
         assert http.get(site.view_url(1)).status_code == 404
 
     def test_www_links_from_the_feed_resolve(
@@ -117,27 +120,32 @@ class TestDynamic:
         assert article(http.get(live_site.view_url(322002)).text)[0] == "Corrected Title"
 
     def test_feed_follows_the_board(self, live_site: SiteServer, http: requests.Session) -> None:
+        """The dynamic feed lists a new release first, linking to this server."""
         live_site.publish(500000, "Fresh Release", "2026-08-01", "1. Body.")
         feed = http.get(live_site.feed_url()).text
         assert feed.index("Fresh Release") < feed.index("<item>", feed.index("Fresh Release"))
         assert f"{live_site.base_url}/www/brd/m_5676/view.do?seq=500000" in feed
 
     def test_feed_bom(self, make_site: Callable[..., SiteServer]) -> None:
+        """feed_bom=True prefixes the feed with a UTF-8 BOM, as the site may."""
         server = make_site(mode="dynamic", cookie_gate=False, feed_bom=True)
         assert requests.get(server.feed_url()).content.startswith(b"\xef\xbb\xbf<?xml")
 
     def test_publish_needs_dynamic_mode(self, site: SiteServer) -> None:
+        """Recorded pages are fixed; publishing there is a test bug."""
         with pytest.raises(RuntimeError, match="dynamic"):
             site.publish(1, "t", "2026-01-01", "b")
 
 
 class TestFaults:
     def test_times_then_normal(self, site: SiteServer, http: requests.Session) -> None:
+        """A fault applies ``times`` times, then the path is served normally."""
         site.fault("/eng/brd/m_5676/list.do", 500, times=2)
         codes = [http.get(site.list_url()).status_code for _ in range(3)]
         assert codes == [500, 500, 200]
 
     def test_glob_and_regex_patterns(self, site: SiteServer, http: requests.Session) -> None:
+        """Globs match the path, regexes search path and query; clear_faults() ends all."""
         site.fault("/eng/brd/*/view.do*", 404, times=None)
         site.fault(re.compile(r"page=2\b"), 503, times=None)
         assert http.get(site.view_url(322002)).status_code == 404
@@ -147,6 +155,7 @@ class TestFaults:
         assert http.get(site.view_url(322002)).status_code == 200
 
     def test_retry_after_header(self, site: SiteServer, http: requests.Session) -> None:
+        """A status fault can carry a Retry-After header."""
         site.fault("/www/brd/rss.do", 429, retry_after=30)
         answer = http.get(site.feed_url())
         assert (answer.status_code, answer.headers["Retry-After"]) == (429, "30")
