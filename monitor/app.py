@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from monitor import outbox
+from monitor import alerts, outbox
 from monitor.classify import Classifier, Taxonomy, ThemeSpec, load_default_taxonomy
 from monitor.config import Config
 from monitor.deliver import Transport, make_transport
@@ -84,6 +84,9 @@ class App:
         poll = self.poller.poll_all(baseline_only=not send)
         if not send:
             return TickReport(poll, (), None)
+        # -- operator alerts (monitor/alerts.py): one mail when a source goes down, one when back
+        alerts.notify_operator(self.config, self.store, poll.outcomes, self.transport)
+        # -- end operator alerts
         planned, sent = self.plan_and_send(poll_run=poll.run_id)
         return TickReport(poll, planned, sent)
 

@@ -13,9 +13,10 @@ from typing import TextIO
 
 from monitor import outbox
 from monitor.app import App
-from monitor.cli import command, load, release_json
+from monitor.cli import command, config_path, load, release_json
 from monitor.config import DEFAULT_THEME_IDS
 from monitor.errors import MonitorError
+from monitor.lock import StateLock
 from monitor.store import utcnow
 
 
@@ -38,7 +39,8 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
     With --no-send, what is found is stored as a baseline and nothing is planned or mailed.
     Exits 1 if any source failed (the others are still polled and mailed).
     """
-    with App(load(args)) as app:
+    config = load(args)
+    with StateLock(config.state_dir), App(config) as app:
         report = app.tick(send=not args.no_send)
     failed = 0
     for outcome in report.poll.outcomes if report.poll else ():
@@ -197,7 +199,7 @@ def backfill(args: argparse.Namespace, out: TextIO) -> int:
         raise MonitorError(
             f"no board source {args.source or ''} to backfill in {config.path}".replace("  ", " ")
         )
-    with App(config) as app:
+    with StateLock(config.state_dir), App(config) as app:
         for source in sources:
 
             def progress(page: int, rows: int, missing: int, source_id: str = source.id) -> None:
@@ -224,7 +226,8 @@ def reclassify(args: argparse.Namespace, out: TextIO) -> int:
     """Re-tag every stored release with the current rules (after themes changed)."""
     from monitor.summarize import summarize
 
-    with App(load(args)) as app:
+    config = load(args)
+    with StateLock(config.state_dir), App(config) as app:
         rows = app.store.release_rows_for_reclassify()
         for row_id, title, body in rows:
             app.store.retag(row_id, app.classifier.classify(title, body), summarize(body))
@@ -253,7 +256,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     """Run the service until SIGTERM/SIGINT: poll on schedule, send digests, reload on change."""
     from monitor.service import run_service
 
-    return run_service(args.config, out=out)
+    return run_service(config_path(args), out=out)
 
 
 assert set(DEFAULT_THEME_IDS)  # the fixed taxonomy ids are part of the interface
