@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from site_server import SiteServer
+from monitor.localsite.server import SiteServer
+
+#: The recorded pages of the ministry's site (copied from the project's shared fixtures).
+SITE_DIR = Path(__file__).resolve().parent / "data" / "site"
 
 # --- HTTP: the local ministry site (tests/site_server.py) ----------------------------------
 
@@ -18,6 +22,7 @@ def make_site() -> Iterator[Callable[..., SiteServer]]:
     servers: list[SiteServer] = []
 
     def factory(**kwargs: Any) -> SiteServer:
+        kwargs.setdefault("root", SITE_DIR)
         server = SiteServer(**kwargs).start()
         servers.append(server)
         return server
@@ -30,7 +35,7 @@ def make_site() -> Iterator[Callable[..., SiteServer]]:
 @pytest.fixture
 def site(make_site: Callable[..., SiteServer]) -> SiteServer:
     """The recorded site (tests/data/site as stored), cookie gate on, robots.txt allows all."""
-    return make_site(mode="recorded")
+    return make_site(mode="recorded", root=SITE_DIR)
 
 
 @pytest.fixture

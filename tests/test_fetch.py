@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import responses
-from site_server import SiteServer
+from monitor.localsite.server import SiteServer
 
 from monitor import __version__
 from monitor.errors import FetchError, RobotsDisallowedError

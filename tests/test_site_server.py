@@ -8,7 +8,9 @@ from collections.abc import Callable
 import pytest
 import requests
 from bs4 import BeautifulSoup
-from site_server import SITE_DIR, SiteServer
+from conftest import SITE_DIR
+
+from monitor.localsite.server import SiteServer
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -89,7 +91,7 @@ class TestRecorded:
 class TestDynamic:
     def test_matches_recorded_markup(self, live_site: SiteServer, http: requests.Session) -> None:
         """Rendered pages read exactly like the recorded ones through the parsers' selectors."""
-        recorded = SiteServer(mode="recorded", cookie_gate=False).start()
+        recorded = SiteServer(mode="recorded", root=SITE_DIR, cookie_gate=False).start()
         try:
             for path in ("/eng/brd/m_5676/list.do", "/eng/brd/m_5676/list.do?page=3"):
                 assert rows(http.get(live_site.url(path)).text) == rows(

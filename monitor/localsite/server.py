@@ -4,8 +4,9 @@ Tests must never touch the internet, yet the interesting failures are HTTP-level
 gate's ``307``, resets, ``Retry-After``, truncated or huge bodies, redirect loops. ``responses``
 cannot produce those faithfully, so this is a real ``ThreadingHTTPServer`` with:
 
-- two modes: ``"recorded"`` serves ``tests/data/site`` as stored; ``"dynamic"`` renders the board
-  from release records (:mod:`site_pages`) so a test can :meth:`SiteServer.publish` between polls;
+- two modes: ``"recorded"`` serves a folder of recorded pages (``root``) as stored;
+  ``"dynamic"`` renders the board
+  from release records (:mod:`monitor.localsite.pages`) so a test can :meth:`SiteServer.publish` between polls;
 - the site's cookie gate (a ``307`` to the same URL setting ``TMOSHCooKie``), switchable;
 - a thread-safe request log, for assertions about what the client sent;
 - fault injection per path (:meth:`SiteServer.fault`), with bodies streamed, never built whole;
@@ -37,8 +38,8 @@ from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
-from site_handler import FaultKind, LoggedRequest, Page, SiteHandler, not_found
-from site_pages import (
+from monitor.localsite.handler import FaultKind, LoggedRequest, Page, SiteHandler, not_found
+from monitor.localsite.pages import (
     FEED_BOARDS,
     PAGE_SIZE,
     Release,
@@ -47,14 +48,13 @@ from site_pages import (
     render_listing,
 )
 
-DATA_DIR = Path(__file__).parent / "data"
-SITE_DIR = DATA_DIR / "site"
-CORPUS = DATA_DIR / "dev.jsonl"
+#: Real releases (texts of the ministry's press releases) that the dynamic board is seeded with.
+CORPUS = Path(__file__).resolve().parent.parent / "data" / "demo_releases.jsonl"
 ALLOW_ALL = "User-agent: *\nAllow: /\n"
 Mode = Literal["recorded", "dynamic"]
 _BASE_EPOCH = 1_780_000_000  # dynamic Last-Modified = this + state version (deterministic)
 
-__all__ = ["ALLOW_ALL", "CORPUS", "SITE_DIR", "Fault", "LoggedRequest", "Release", "SiteServer"]
+__all__ = ["ALLOW_ALL", "CORPUS", "Fault", "LoggedRequest", "Release", "SiteServer"]
 
 
 @dataclass
@@ -85,14 +85,16 @@ class SiteServer:
 
     def __init__(
         self,
-        root: Path = SITE_DIR,
+        root: Path | None = None,
         *,
         mode: Mode = "recorded",
         cookie_gate: bool = True,
         robots_txt: str | None = ALLOW_ALL,
         feed_bom: bool = False,
     ) -> None:
-        self.root = root
+        if mode == "recorded" and root is None:
+            raise ValueError("SiteServer(mode='recorded') needs root=<folder of recorded pages>")
+        self.root = root or Path()
         self.mode: Mode = mode
         self.cookie_gate = cookie_gate  # attributes may be flipped while running
         self.robots_txt = robots_txt  # None → 404

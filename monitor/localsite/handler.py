@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from requests.structures import CaseInsensitiveDict
-from site_pages import render_empty_listing
+from monitor.localsite.pages import render_empty_listing
 
 if TYPE_CHECKING:
-    from site_server import Fault, SiteServer
+    from monitor.localsite.server import Fault, SiteServer
 
 FaultKind = Literal[
     "status",
