@@ -19,12 +19,15 @@ Matching
 
 Scoring
     A term of weight ``w`` found in the title adds ``w * title_factor`` (3 by default); found
-    ``n`` times in the body it adds ``w * min(1 + (n - 1) / 2, 3)``. A theme is tagged when its
-    score reaches its threshold (6 by default), scaled down for short releases (by
+    ``n`` times in the body it adds ``w * min(1 + (n - 1) / 2, 3)``. A theme is tagged when
+    (a) at least one matched term is an *anchor* (weight >= ``anchor``, 3: a defining term, so
+    context words such as "summit" or "military" never tag alone), and (b) the score reaches the
+    threshold (5 by default, per theme overridable), scaled down for short releases (by
     ``body_words / 150``, never below half) because every sentence of a 60-word statement is
-    substantive. With the default tiers (3/2/1) one strong term in the title tags, while one
-    body mention of any default term never tags a release of 150 words or more: it takes two
-    strong terms, or one repeated three times, or several weaker ones.
+    substantive. Tiers are strong 3, medium 2, weak 0.5, stop 0. So one strong term in the
+    title tags; one body mention of any default term never tags a release of 150 words or
+    more: it takes a strong term plus a medium one, or a strong term repeated three times.
+    User patterns without a weight count as strong.
 
 Versioning
     :attr:`Classifier.version` is ``rules-<N>+<sha256 of the taxonomy and country table>``, so
@@ -33,6 +36,7 @@ Versioning
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -327,8 +331,9 @@ def load_taxonomy_toml(text: str) -> Taxonomy:
     )
 
 
+@functools.cache
 def load_default_taxonomy() -> Taxonomy:
-    """The taxonomy shipped with the package."""
+    """The taxonomy shipped with the package (parsed once; taxonomies are immutable)."""
     text = resources.files("monitor.data").joinpath("themes.toml").read_text(encoding="utf-8")
     return load_taxonomy_toml(text)
 
@@ -388,13 +393,26 @@ def _non_overlapping(hits: list[_Hit]) -> list[_Hit]:
     return kept
 
 
+_MATCHERS: dict[str, _Matcher] = {}
+
+
+def _matcher_for(taxonomy: Taxonomy) -> _Matcher:
+    """Compiling the trie costs ~0.3 s; reuse it for equal rules (tests, config reloads)."""
+    key = taxonomy.digest
+    if key not in _MATCHERS:
+        if len(_MATCHERS) >= 8:
+            _MATCHERS.pop(next(iter(_MATCHERS)))
+        _MATCHERS[key] = _Matcher(taxonomy.compiled)
+    return _MATCHERS[key]
+
+
 class Classifier:
     """Multi-label, rule-based: ``classify(title, body)`` → :class:`Classification`."""
 
     def __init__(self, taxonomy: Taxonomy | None = None) -> None:
         self.taxonomy = taxonomy or load_default_taxonomy()
         self._themes = self.taxonomy.compiled
-        self._matcher = _Matcher(self._themes)
+        self._matcher = _matcher_for(self.taxonomy)
         self.version = f"rules-{RULES_REVISION}+{self.taxonomy.digest}{countries.TABLE_DIGEST[:4]}"
         log.debug("classifier %s: %d themes", self.version, len(self._themes))
 

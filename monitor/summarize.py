@@ -20,7 +20,8 @@ import unicodedata
 log = logging.getLogger(__name__)
 
 SHORT_LEAD_WORDS = 25
-_MARKER = re.compile(r"^(?:\d{1,2}[.)](?!\d)|\(\d{1,2}\)|[°◦•ㅇ※*\-–—·▶■□○●]+|o(?=\s))\s*")
+# NFKC turns the jamo ㅇ (U+3147) into U+110B, so both spellings are listed.
+_MARKER = re.compile(r"^(?:\d{1,2}[.)](?!\d)|\(\d{1,2}\)|[°◦•ㅇ\u110b※*\-–—·▶■□○●]+|o(?=\s))\s*")
 _TRAILING_DASH = re.compile(r"\s+[-–—]+$")
 _BOILERPLATE = re.compile(
     r"^\W*(?:\[?\s*unofficial\s+translation\s*\]?|/?\s*end\s*/?|끝|<\s*끝\s*>)\W*$", re.IGNORECASE
@@ -88,12 +89,7 @@ def summarize(body: str, max_words: int = 60) -> str:
     paragraphs = clean_paragraphs(body)
     if not paragraphs or max_words < 1:
         return ""
-    lead, words = [paragraphs[0]], len(paragraphs[0].split())
-    for extra in paragraphs[1:]:
-        if words >= SHORT_LEAD_WORDS:
-            break
-        lead.append(extra)
-        words += len(extra.split())
+    lead = paragraphs[:2] if len(paragraphs[0].split()) < SHORT_LEAD_WORDS else paragraphs[:1]
     return _cut([s for paragraph in lead for s in sentences(paragraph)], max_words)
 
 
