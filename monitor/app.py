@@ -14,7 +14,7 @@ from functools import cached_property
 
 from monitor import alerts, outbox
 from monitor.classify import Classifier, Taxonomy, ThemeSpec, load_default_taxonomy
-from monitor.config import Config
+from monitor.config import Config, ThemeConfig
 from monitor.deliver import Transport, make_transport
 from monitor.pipeline import Poller, PollReport
 from monitor.store import Store, utcnow
@@ -31,21 +31,26 @@ class TickReport:
     send: outbox.SendReport | None
 
 
+def theme_spec(theme: ThemeConfig) -> ThemeSpec:
+    """A config ``[[themes]]`` entry as the classifier's spec.
+
+    One ``patterns`` list: the classifier matches those containing Hangul as substrings
+    (particles attach to Korean nouns) and the others as whole-word regexes.
+    """
+    return ThemeSpec(
+        id=theme.id,
+        name=theme.name or "",
+        description=theme.description or "",
+        patterns=list(theme.patterns),
+        mode=theme.mode,
+        weights=dict(theme.weights) if theme.weights else None,
+        threshold=theme.threshold,
+    )
+
+
 def build_taxonomy(config: Config) -> Taxonomy:
     """The packaged themes with the config's additions and overrides applied."""
-    specs = [
-        ThemeSpec(
-            id=t.id,
-            name=t.name or t.id,
-            description=t.description or "",
-            patterns=list(t.patterns),
-            mode=t.mode,
-            weights=dict(t.weights) if t.weights else None,
-            threshold=t.threshold,
-        )
-        for t in config.themes
-    ]
-    return load_default_taxonomy().with_overrides(specs)
+    return load_default_taxonomy().with_overrides(theme_spec(t) for t in config.themes)
 
 
 class App:
@@ -73,7 +78,7 @@ class App:
     @cached_property
     def theme_names(self) -> dict[str, str]:
         """Theme id → display name, for digests."""
-        return self.classifier.theme_names()
+        return {spec.id: spec.name or spec.id for spec in self.classifier.taxonomy.specs}
 
     def transport(self) -> Transport:
         """A fresh transport for one batch of sends (one SMTP connection per batch)."""

@@ -52,6 +52,7 @@ DEFAULT_THEME_IDS = (
 DEFAULT_SOURCE_URL = "https://www.mofa.go.kr/eng/brd/m_5676/list.do"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_LOCAL_OR_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -89,7 +90,7 @@ def _check_email(value: str) -> str:
 def _check_mailbox(value: str) -> str:
     """A From-style mailbox: ``addr`` or ``Display Name <addr>``."""
     _name, addr = parseaddr(value if isinstance(value, str) else "")
-    if not addr or not _EMAIL.match(addr) or any(c in value for c in "\r\n"):
+    if not addr or not _LOCAL_OR_EMAIL.match(addr) or any(c in value for c in "\r\n"):
         raise ValueError(f"{value!r} is not a mailbox like 'Name <addr@example.org>'")
     return value.strip()
 

@@ -66,6 +66,12 @@ def _m1_initial(db: sqlite3.Connection) -> None:
             UNIQUE (board, seq)
         );
         CREATE INDEX releases_first_seen ON releases(first_seen_at);
+        CREATE TABLE listed (
+            board TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            first_listed_at TEXT NOT NULL,
+            PRIMARY KEY (board, seq)
+        );
         CREATE TABLE release_revisions (
             release_id INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,
             revision INTEGER NOT NULL,

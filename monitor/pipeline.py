@@ -159,28 +159,40 @@ class Poller:
     def _poll_board(
         self, source: SourceConfig, outcome: SourceOutcome, run_id: int | None
     ) -> tuple[int | None, None, None]:
+        """Walk listing pages while news may continue onto the next one, then fetch articles.
+
+        A page's last row tells: if it was listed before, everything below it is old, so the walk
+        stops. (Stopping only at a page of *known* rows would, after a baseline of one page,
+        take the never-listed older rows on page 2 for news and flood subscribers.) Rows not
+        stored yet — new ones, and earlier article failures — are fetched, oldest first.
+        """
         max_pages = 1 if outcome.baseline else (source.max_pages or self.config.service.max_pages)
-        new_entries: dict[tuple[str, int], ListingEntry] = {}
+        pending: dict[tuple[str, int], ListingEntry] = {}
+        walked: list[tuple[str, int]] = []
         total = None
         for number, listing in enumerate(self._listing_pages(source, max_pages), start=1):
             outcome.pages = number
             total = listing.total if total is None else total
-            unknown = self._unknown(listing)
             self._check_titles(source, listing, outcome)
+            unknown = self._unknown(listing)
             for entry in listing.entries:
                 if entry.seq in unknown.get(entry.board, set()):
-                    new_entries.setdefault((entry.board, entry.seq), entry)
-            if not any(unknown.values()):
+                    pending.setdefault((entry.board, entry.seq), entry)
+            bottom = listing.entries[-1]
+            reached_old = bottom.seq in self.store.listed_seqs(bottom.board, [bottom.seq])
+            walked += [(e.board, e.seq) for e in listing.entries]
+            if reached_old:
                 break
         else:
-            if not outcome.baseline and new_entries:
+            if not outcome.baseline:
                 log.warning(
-                    "source %s: still new releases after %d page(s); raise max_pages or run backfill",
+                    "source %s: news may continue past page %d; raise max_pages or run backfill",
                     source.id,
                     max_pages,
                 )
-        for entry in reversed(list(new_entries.values())):  # listings are newest first
+        for entry in reversed(list(pending.values())):  # listings are newest first
             self._store_from_article(source, entry, outcome, run_id)
+        self.store.mark_listed(walked)
         return total, None, None
 
     def _listing_pages(self, source: SourceConfig, max_pages: int) -> Iterator[Listing]:
@@ -271,6 +283,7 @@ class Poller:
                 break
         for entry in reversed(list(missing.values())):
             self._store_from_article(source, entry, outcome, None)
+        self.store.mark_listed(missing)
         return outcome
 
     # -- feeds ---------------------------------------------------------------------------------

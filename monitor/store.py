@@ -442,6 +442,26 @@ class Store(OutboxMixin):
         )
         return {int(r[0]) for r in rows}
 
+    def listed_seqs(self, board: str, seqs: Iterable[int]) -> set[int]:
+        """Which of these seqs were already seen in a listing (stored or not)."""
+        seqs = list(seqs)
+        if not seqs:
+            return set()
+        marks = ",".join("?" * len(seqs))
+        rows = self.db.execute(
+            f"SELECT seq FROM listed WHERE board = ? AND seq IN ({marks})", (board, *seqs)
+        )
+        return {int(r[0]) for r in rows}
+
+    def mark_listed(self, entries: Iterable[tuple[str, int]]) -> None:
+        """Remember listing rows seen, so the next poll knows where old rows begin."""
+        now = _ts(utcnow())
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO listed(board, seq, first_listed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [(board, seq, now) for board, seq in entries],
+            )
+
     def stored_version(self, board: str, seq: int) -> StoredVersion | None:
         """The stored hash and revision of a release, if seen."""
         row = self.db.execute(
