@@ -285,18 +285,6 @@ class ThemeConfig(_Strict):
     weights: dict[str, float] | None = None
     threshold: float | None = Field(None, gt=0)
 
-    @field_validator("patterns")
-    @classmethod
-    def _patterns_compile(cls, values: list[str]) -> list[str]:
-        for number, pattern in enumerate(values, start=1):
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(
-                    f"pattern {number} {pattern!r} is not a valid regex: {exc}"
-                ) from None
-        return values
-
 
 def _default_sources() -> list[SourceConfig]:
     return [SourceConfig(id="mofa-en", url=DEFAULT_SOURCE_URL)]
@@ -338,9 +326,33 @@ def _cross_checks(raw: dict[str, Any]) -> list[str]:
         values = [e.get(key) if isinstance(e, dict) else None for e in entries]
         return [v.strip().lower() if isinstance(v, str) else None for v in values]
 
-    return _duplicates("sources", keys("sources", "id"), "id") + _duplicates(
-        "subscribers", keys("subscribers", "email"), "email"
+    return (
+        _duplicates("sources", keys("sources", "id"), "id")
+        + _duplicates("subscribers", keys("subscribers", "email"), "email")
+        + _theme_pattern_problems(raw)
     )
+
+
+def _theme_pattern_problems(raw: dict[str, Any]) -> list[str]:
+    """Ask the classifier itself whether each theme's patterns compile and make sense."""
+    from monitor.classify import ThemeSpec, pattern_errors
+
+    themes = raw.get("themes")
+    problems = []
+    for number, theme in enumerate(themes if isinstance(themes, list) else [], start=1):
+        patterns = theme.get("patterns", []) if isinstance(theme, dict) else []
+        weights = theme.get("weights") if isinstance(theme, dict) else None
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            continue  # the type error is reported by field validation
+        spec = ThemeSpec(
+            id="x", patterns=patterns, weights=weights if isinstance(weights, dict) else None
+        )
+        for suffix, message in pattern_errors(spec):
+            field, _, index = suffix.partition(".")
+            if field in ("patterns", "weights"):
+                where = f"{field}.{int(index) + 1}" if index.isdigit() else suffix
+                problems.append(f"themes.{number}.{where}: {message}")
+    return problems
 
 
 def _duplicates(section: str, values: Iterable[str | None], key: str) -> list[str]:

@@ -168,7 +168,7 @@ MISTAKES = [
     ),
     pytest.param(
         '[[themes]]\nid = "x"\npatterns = ["(unclosed"]\n',
-        "config.toml: themes.1.patterns: pattern 1 '(unclosed' is not a valid regex: "
+        "config.toml: themes.1.patterns.1: invalid pattern '(unclosed': "
         "missing ), unterminated subpattern at position 0",
         id="bad-regex",
     ),
