@@ -123,14 +123,15 @@ class Poller:
     ) -> SourceOutcome:
         """Poll one source, recording its health; never raises for a source-level failure."""
         health = self.store.ensure_source(source.id, source.kind, source.url)
-        outcome = SourceOutcome(source.id, baseline=baseline_only or health.baseline_at is None)
+        first_poll = health.baseline_at is None
+        outcome = SourceOutcome(source.id, baseline=baseline_only or first_poll)
         try:
             if source.kind == "mofa-rss":
                 validators = self._poll_feed(
                     source, outcome, run_id, health.etag, health.last_modified
                 )
             else:
-                validators = self._poll_board(source, outcome, run_id)
+                validators = self._poll_board(source, outcome, run_id, first_poll)
         except MonitorError as exc:
             outcome.error = str(exc)
             outcome.listing_empty = isinstance(exc, ListingEmptyError)
@@ -157,7 +158,7 @@ class Poller:
     # -- boards: listing pages + article pages -------------------------------------------------
 
     def _poll_board(
-        self, source: SourceConfig, outcome: SourceOutcome, run_id: int | None
+        self, source: SourceConfig, outcome: SourceOutcome, run_id: int | None, first_poll: bool
     ) -> tuple[int | None, None, None]:
         """Walk listing pages while news may continue onto the next one, then fetch articles.
 
@@ -166,7 +167,7 @@ class Poller:
         take the never-listed older rows on page 2 for news and flood subscribers.) Rows not
         stored yet — new ones, and earlier article failures — are fetched, oldest first.
         """
-        max_pages = 1 if outcome.baseline else (source.max_pages or self.config.service.max_pages)
+        max_pages = 1 if first_poll else (source.max_pages or self.config.service.max_pages)
         pending: dict[tuple[str, int], ListingEntry] = {}
         walked: list[tuple[str, int]] = []
         total = None
@@ -184,7 +185,7 @@ class Poller:
             if reached_old:
                 break
         else:
-            if not outcome.baseline:
+            if not first_poll:
                 log.warning(
                     "source %s: news may continue past page %d; raise max_pages or run backfill",
                     source.id,
