@@ -26,6 +26,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 CONFIG_CHECK_SECONDS = 1  # one stat() a second is free, and edits apply at once
 PLAN_SECONDS = 30  # daily/weekly digests fall due at most this late
 SEND_SECONDS = 30  # deferred deliveries are retried this often (their backoff still applies)
+QUIET_NS = 500_000_000  # a file modified less than 0.5 s ago may be half-written
 MAX_DEFAULT_JITTER = 60.0
 HANDLED_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
@@ -245,6 +247,8 @@ class Service:
         stamp = file_stamp(self.path)
         if stamp == self._stamp and not force:
             return
+        if not force and stamp is not None and time.time_ns() - stamp[2] < QUIET_NS:
+            return  # probably still being written (`>` truncates first): look again next time
         self._stamp = stamp
         try:
             config = load_config(self.path)
