@@ -80,6 +80,15 @@ class App:
         """Theme id → display name, for digests."""
         return {spec.id: spec.name or spec.id for spec in self.classifier.taxonomy.specs}
 
+    def reclaim_interrupted_sends(self) -> None:
+        """Make deliveries leased by a process that died sendable now, not when the lease ends.
+
+        Call only while holding the state lock: then no other sender can be mid-send.
+        """
+        count = self.store.release_leases()
+        if count:
+            log.warning("%d delivery(ies) interrupted by a crash will be sent again", count)
+
     def transport(self) -> Transport:
         """A fresh transport for one batch of sends (one SMTP connection per batch)."""
         return make_transport(self.config)

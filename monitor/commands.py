@@ -41,6 +41,7 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
     """
     config = load(args)
     with StateLock(config.state_dir), App(config) as app:
+        app.reclaim_interrupted_sends()
         report = app.tick(send=not args.no_send)
     failed = 0
     for outcome in report.poll.outcomes if report.poll else ():

@@ -144,6 +144,7 @@ class Service:
 
     def _open_app(self) -> None:
         self._app = App(self.config)
+        self._app.reclaim_interrupted_sends()
 
     def _close_app(self) -> None:
         if self._app is not None:

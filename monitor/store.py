@@ -204,6 +204,14 @@ class OutboxMixin:
             ).fetchone()
         return None if row is None else _delivery_from_row(row)
 
+    def release_leases(self) -> int:
+        """Free the leases of sends interrupted by a crash; only for the state lock's holder."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE deliveries SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL"
+            )
+        return cursor.rowcount
+
     def delivery_items(self, delivery_id: int) -> list[tuple[int, bool]]:
         """(release row id, updated) of a planned delivery, in planned order."""
         rows = self.db.execute(

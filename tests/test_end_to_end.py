@@ -1,0 +1,278 @@
+"""End to end through the real CLI in a subprocess: local site → SQLite → Maildir or SMTP."""
+
+from __future__ import annotations
+
+import email
+import json
+import signal
+import subprocess
+import sys
+import time
+from email.policy import default
+from pathlib import Path
+
+import pytest
+from smtp_server import SmtpTestServer
+
+from monitor.localsite import SiteServer
+
+SUBSCRIBERS = """
+[[subscribers]]
+email = "desk@example.org"
+frequency = "immediate"
+
+[[subscribers]]
+email = "nk@example.org"
+themes = ["north-korea", "sanctions"]
+frequency = "immediate"
+
+[[subscribers]]
+email = "aid@example.org"
+themes = ["humanitarian-aid"]
+frequency = "immediate"
+format = "text"
+"""
+
+
+def write_config(
+    tmp_path: Path, site: SiteServer, *, mail: str = "", subscribers: str = SUBSCRIBERS
+) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[service]
+state_dir = "state"
+request_delay = "0s"
+timeout = "3s"
+
+[[sources]]
+id = "mofa-en"
+url = "{site.list_url()}"
+every = "2s"
+
+[mail]
+from = "MOFA Monitor <monitor@example.org>"
+{mail}
+{subscribers}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def cli(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=config.parent,
+    )
+
+
+def maildir_messages(maildir: Path) -> list[email.message.EmailMessage]:
+    files = sorted((maildir / "new").glob("*")) + sorted((maildir / "cur").glob("*"))
+    return [email.message_from_bytes(f.read_bytes(), policy=default) for f in files]  # type: ignore[misc]
+
+
+def seqs_in(message: email.message.EmailMessage) -> set[int]:
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    return {
+        int(part.split("seq=")[1].split()[0].rstrip(">)"))
+        for part in text.split()
+        if "view.do?seq=" in part
+    }
+
+
+def publish_news(site: SiteServer) -> dict[str, set[int]]:
+    """Publish three releases of known themes; return which subscriber should get which seqs."""
+    site.publish(
+        500001,
+        "North Korea Launches Ballistic Missile; ROK Condemns Provocation",
+        "2026-11-27",
+        "1. The Government strongly condemns North Korea's launch of an intercontinental ballistic missile, "
+        "a clear violation of UN Security Council resolutions.\n2. The Government will respond firmly "
+        "together with the United States and Japan, including through additional sanctions.",
+    )
+    site.publish(
+        500002,
+        "Korea Provides Humanitarian Assistance to Flood-Affected Countries",
+        "2026-11-27",
+        "1. The Government will provide humanitarian assistance worth USD 2 million to help the "
+        "people affected by severe floods.\n2. The assistance, delivered through international "
+        "organizations, will support relief efforts including food, shelter and medical supplies.",
+        attachments=["Fact sheet.pdf"],
+    )
+    site.publish(
+        500003,
+        "Korea-Chile Economic Partnership Talks Held",
+        "2026-11-28",
+        "1. The two countries held talks on trade, investment and supply chains of critical minerals.\n"
+        "2. They agreed to deepen economic security cooperation.",
+    )
+    return {
+        "desk@example.org": {500001, 500002, 500003},
+        "nk@example.org": {500001},
+        "aid@example.org": {500002},
+    }
+
+
+@pytest.fixture
+def board(live_site: SiteServer) -> SiteServer:
+    live_site.seed_from_corpus(limit=10)
+    return live_site
+
+
+class TestMaildir:
+    def test_each_subscriber_gets_exactly_its_news_once(
+        self, board: SiteServer, tmp_path: Path
+    ) -> None:
+        """Baseline, news, run-once: each mailbox holds its releases once; a rerun mails nothing."""
+        config = write_config(tmp_path, board)
+        first = cli(config, "run-once")
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.splitlines() == [
+            "mofa-en: 10 new (baseline, not mailed), 0 updated",
+            "digests: 0 planned, 0 sent, 0 deferred, 0 failed",
+        ]
+        expected = publish_news(board)
+        second = cli(config, "run-once")
+        assert second.returncode == 0, second.stderr
+        assert second.stdout.splitlines() == [
+            "mofa-en: 3 new, 0 updated",
+            "digests: 3 planned, 3 sent, 0 deferred, 0 failed",
+        ]
+        messages = maildir_messages(tmp_path / "state" / "outbox")
+        got = {str(m["To"]).strip("<>").split("<")[-1].rstrip(">"): seqs_in(m) for m in messages}
+        assert got == expected
+        assert len(messages) == 3
+        aid = next(m for m in messages if "aid@" in str(m["To"]))
+        assert aid.get_content_type() == "text/plain"  # format = "text"
+        assert "Fact sheet.pdf" in aid.get_content()
+        third = cli(config, "run-once")
+        assert third.stdout.splitlines()[-1] == "digests: 0 planned, 0 sent, 0 deferred, 0 failed"
+        assert len(maildir_messages(tmp_path / "state" / "outbox")) == 3
+
+    def test_releases_json_and_explain(self, board: SiteServer, tmp_path: Path) -> None:
+        """releases --json carries the DESIGN §3 fields; explain shows the evidence."""
+        config = write_config(tmp_path, board)
+        cli(config, "run-once")
+        publish_news(board)
+        cli(config, "run-once")
+        result = cli(config, "releases", "--json", "--theme", "north-korea", "--limit", "5")
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        top = next(r for r in records if r["seq"] == 500001)
+        for key in (
+            "id",
+            "source",
+            "board",
+            "seq",
+            "title",
+            "date",
+            "url",
+            "body",
+            "summary",
+            "themes",
+            "countries",
+            "attachments",
+        ):
+            assert key in top
+        assert top["date"] == "2026-11-27" and top["url"] == board.view_url(500001)
+        assert {"north-korea", "sanctions"} <= set(top["themes"])
+        assert {"KP", "US", "JP"} <= set(top["countries"])
+        explained = cli(config, "explain", top["id"])
+        assert explained.returncode == 0
+        assert "north-korea" in explained.stdout and "in title" in explained.stdout
+        missing = cli(config, "explain", "m_5676-1")
+        assert missing.returncode == 1
+        assert (
+            missing.stderr.strip()
+            == "mofa-monitor: error: no stored release 'm_5676-1' (see `mofa-monitor releases`)"
+        )
+
+    def test_no_send_records_a_baseline(self, board: SiteServer, tmp_path: Path) -> None:
+        """--no-send stores what is new without ever mailing it."""
+        config = write_config(tmp_path, board)
+        cli(config, "run-once")
+        publish_news(board)
+        assert cli(config, "run-once", "--no-send").stdout.startswith(
+            "mofa-en: 3 new (baseline, not mailed)"
+        )
+        assert (
+            cli(config, "run-once").stdout.splitlines()[-1]
+            == "digests: 0 planned, 0 sent, 0 deferred, 0 failed"
+        )
+        assert not (tmp_path / "state" / "outbox" / "new").exists() or not any(
+            (tmp_path / "state" / "outbox" / "new").iterdir()
+        )
+
+    def test_kill_during_sending_loses_nothing_and_repeats_nothing(
+        self, board: SiteServer, tmp_path: Path
+    ) -> None:
+        """SIGKILL at arbitrary moments of a large send, then a clean rerun: every digest once."""
+        many = "".join(
+            f'\n[[subscribers]]\nemail = "reader{i}@example.org"\nfrequency = "immediate"\n'
+            for i in range(40)
+        )
+        config = write_config(tmp_path, board, subscribers=many)
+        cli(config, "run-once")
+        publish_news(board)
+        for delay in (0.6, 0.9, 1.2, 1.5):
+            process = subprocess.Popen(
+                [sys.executable, "-m", "monitor", "--config", str(config), "run-once"],
+                cwd=tmp_path,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(delay)
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+        final = cli(config, "run-once")
+        assert final.returncode == 0, final.stderr
+        messages = maildir_messages(tmp_path / "state" / "outbox")
+        recipients = sorted(str(m["To"]) for m in messages)
+        assert recipients == sorted(f"reader{i}@example.org" for i in range(40))
+        status = cli(config, "status").stdout
+        assert "deliveries: 0 pending, 40 sent, 0 failed" in status
+
+
+class TestSmtp:
+    def test_same_over_smtp_with_one_refused_recipient(
+        self, board: SiteServer, tmp_path: Path, smtp_server_factory
+    ) -> None:
+        """Over SMTP each subscriber gets its digest once; a 550 fails only that delivery."""
+        server: SmtpTestServer = smtp_server_factory(
+            replies={"aid@example.org": "550 5.1.1 No such user"}
+        )
+        mail = f'transport = "smtp"\n[mail.smtp]\nhost = "{server.host}"\nport = {server.port}\nsecurity = "none"\n'
+        config = write_config(tmp_path, board, mail=mail)
+        cli(config, "run-once")
+        expected = publish_news(board)
+        result = cli(config, "run-once")
+        assert result.stdout.splitlines()[-1] == "digests: 3 planned, 2 sent, 0 deferred, 1 failed"
+        got = {m.rcpt_tos[0]: seqs_in(m.message) for m in server.received}
+        assert got == {k: v for k, v in expected.items() if k != "aid@example.org"}
+        assert server.connections == 1  # one connection reused for the batch
+        cli(config, "run-once")
+        assert len(server.received) == 2
+        status = cli(config, "status").stdout
+        assert "deliveries: 0 pending, 2 sent, 1 failed" in status
+
+    def test_temporary_failure_is_retried_later(
+        self, board: SiteServer, tmp_path: Path, smtp_server_factory
+    ) -> None:
+        """A 451 keeps the delivery pending; it goes out once the server accepts it."""
+        server: SmtpTestServer = smtp_server_factory(
+            replies={"nk@example.org": "451 4.3.0 Try later"}
+        )
+        mail = f'transport = "smtp"\n[mail.smtp]\nhost = "{server.host}"\nport = {server.port}\n'
+        config = write_config(tmp_path, board, mail=mail)
+        cli(config, "run-once")
+        publish_news(board)
+        assert (
+            cli(config, "run-once").stdout.splitlines()[-1]
+            == "digests: 3 planned, 2 sent, 1 deferred, 0 failed"
+        )
+        assert "deliveries: 1 pending, 2 sent, 0 failed" in cli(config, "status").stdout
+        assert not server.messages_to("nk@example.org")
