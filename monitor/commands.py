@@ -125,8 +125,9 @@ def preview(args: argparse.Namespace, out: TextIO) -> int:
         raise MonitorError(f"{args.subscriber} is not a subscriber in {config.path}")
     with App(config) as app:
         digest = outbox.preview(config, app.store, sub, utcnow())
+        secret = outbox.unsubscribe_secret(config, app.store)
         links = unsubscribe_links(
-            config.mail, sub.email, outbox.unsubscribe_secret(config, app.store)
+            config.mail.from_, sub.email, url=config.mail.unsubscribe_url, secret=secret
         )
         render = render_html if args.html else render_text
         print(render(digest, theme_names=app.theme_names, unsubscribe=links), file=out)

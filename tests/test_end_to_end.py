@@ -276,3 +276,44 @@ class TestSmtp:
         )
         assert "deliveries: 1 pending, 2 sent, 0 failed" in cli(config, "status").stdout
         assert not server.messages_to("nk@example.org")
+
+
+class TestPreviewAndSendTest:
+    def test_preview_shows_pending_news_without_sending(
+        self, board: SiteServer, tmp_path: Path
+    ) -> None:
+        """A daily subscriber's preview lists today's news; nothing is planned or written."""
+        daily = (
+            '[[subscribers]]\nemail = "daily@example.org"\nfrequency = "daily"\nsend_at = "23:59"\n'
+        )
+        config = write_config(tmp_path, board, subscribers=daily)
+        cli(config, "run-once")
+        publish_news(board)
+        cli(config, "run-once")
+        text = cli(config, "preview", "--subscriber", "daily@example.org")
+        assert text.returncode == 0, text.stderr
+        assert "North Korea Launches Ballistic Missile" in text.stdout
+        assert "Korea-Chile Economic Partnership Talks Held" in text.stdout
+        html = cli(config, "preview", "--subscriber", "daily@example.org", "--html").stdout
+        assert html.lstrip().lower().startswith("<!doctype html") and "<script" not in html
+        assert "deliveries: 0 pending, 0 sent, 0 failed" in cli(config, "status").stdout
+        unknown = cli(config, "preview", "--subscriber", "nobody@example.org")
+        assert unknown.returncode == 1 and "is not a subscriber" in unknown.stderr
+
+    def test_send_test_covers_every_theme(
+        self, board: SiteServer, tmp_path: Path, smtp_server
+    ) -> None:
+        """send-test mails a sample with every theme, an update and an attachment."""
+        mail = f'transport = "smtp"\n[mail.smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\n'
+        config = write_config(tmp_path, board, mail=mail)
+        result = cli(config, "send-test", "--to", "me@example.org")
+        assert result.returncode == 0, result.stderr
+        assert (
+            result.stdout.strip()
+            == f"sample digest sent to me@example.org via smtp ({smtp_server.host}:{smtp_server.port})"
+        )
+        (message,) = smtp_server.received
+        assert message.rcpt_tos == ("me@example.org",)
+        text = message.message.get_body(("plain",)).get_content()
+        for name in ("North Korea", "Sanctions", "Cyber", "Human rights", "Updated", ".pdf"):
+            assert name.lower() in text.lower()
