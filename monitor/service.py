@@ -7,10 +7,11 @@ Why it is shaped like this:
   so a digest whose hour passed during downtime is sent when the service is back — nothing relies
   on APScheduler catching up, and every job has an explicit ``misfire_grace_time``.
 - **One worker thread owns the App.** A :class:`~monitor.store.Store` must not be shared between
-  threads, and planning must not race with itself. Scheduler jobs therefore hand their work to a
-  single-thread executor and wait for it: jobs are serialised, ``max_instances=1`` and
-  ``coalesce=True`` still mean what they say, and the database is opened and closed in the same
-  thread.
+  threads, and planning must not race with itself. Scheduler jobs therefore only hand their work
+  to a single-thread executor: jobs are serialised, the database is opened and closed in the same
+  thread, and work that is already queued or running is not queued again — so a poll stuck on a
+  slow site neither stacks up copies of itself nor makes APScheduler warn every second (its own
+  ``max_instances=1`` and ``coalesce=True`` are set as well, for lateness of the scheduler).
 - **Signals are taken synchronously** (blocked in every thread, collected with ``sigwait`` by the
   main thread), so no handler ever runs in the middle of a lock. SIGTERM/SIGINT let the job in
   flight finish, then close everything and exit 0; SIGHUP re-reads the config.
@@ -95,6 +96,8 @@ class Service:
         self._stopping = threading.Event()
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="worker")
         self._app: App | None = None
+        self._pending: set[tuple[Any, ...]] = set()
+        self._pending_lock = threading.Lock()
         self._polls: dict[str, tuple[float, float]] = {}
         self.zone = ZoneInfo(config.service.timezone)
         self.metrics = Metrics(lambda: self.config)
@@ -126,7 +129,8 @@ class Service:
 
     def stop(self) -> None:
         """Let the job in flight finish, skip queued ones, close the endpoint and the database."""
-        self._stopping.set()
+        with self._pending_lock:
+            self._stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         if self.health is not None:
@@ -157,9 +161,17 @@ class Service:
         return self._app
 
     def _run(self, work: Callable[..., None], *args: Any) -> None:
-        """An APScheduler job: hand the work to the worker thread and wait for it."""
-        if not self._stopping.is_set():
-            self._worker.submit(self._guarded, work, *args).result()
+        """An APScheduler job: queue the work for the worker thread unless it is queued already."""
+        key = (work.__name__, *args)
+        with self._pending_lock:
+            if self._stopping.is_set() or key in self._pending:
+                return
+            self._pending.add(key)
+        self._worker.submit(self._guarded, work, *args).add_done_callback(lambda _: self._done(key))
+
+    def _done(self, key: tuple[Any, ...]) -> None:
+        with self._pending_lock:
+            self._pending.discard(key)
 
     def _guarded(self, work: Callable[..., None], *args: Any) -> None:
         """Run one job on the worker; a failing job is logged and the service carries on."""
@@ -295,6 +307,9 @@ def signals_blocked() -> Iterator[None]:
     try:
         yield
     finally:
+        # A second Ctrl-C or TERM during shutdown must not kill us on the way out.
+        while pending := signal.sigpending() & HANDLED_SIGNALS:
+            signal.sigwait(pending)
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 

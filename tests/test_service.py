@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -313,3 +314,17 @@ class TestUnsubscribe:
         publish(live_site, "Korea Joins Climate Finance Initiative")
         svc.wait_mails("control@example.org", 3)
         assert len(svc.mails("desk@example.org")) == 2
+
+
+class TestStartupFailures:
+    def test_busy_listen_port_exits_1_with_a_message(
+        self, start_service: Callable[..., Service], free_port: int
+    ) -> None:
+        """A port already taken is a clear error at start, not a half-running service."""
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", free_port))
+            taken.listen()
+            svc = start_service([], port=free_port)
+            assert svc.proc is not None
+            assert svc.proc.wait(timeout=30) == 1
+        assert f"cannot listen on 127.0.0.1:{free_port} ([service] listen)" in svc.output
