@@ -56,6 +56,17 @@ class SendReport:
     failed: list[str] = field(default_factory=list)
 
 
+def period_label(key: str, created_at: dt.datetime, zone: str) -> str:
+    """What a digest covers, for people: "28 Nov 2026", "week 48, 2026", "28 Nov 2026, 09:31"."""
+    kind, _, value = key.partition(":")
+    if kind == "daily":
+        return dt.date.fromisoformat(value).strftime("%-d %b %Y")
+    if kind == "weekly":
+        year, _, week = value.partition("-W")
+        return f"week {int(week)}, {year}"
+    return created_at.astimezone(ZoneInfo(zone)).strftime("%-d %b %Y, %H:%M")
+
+
 def due_period(sub: SubscriberConfig, now: dt.datetime, poll_run: int | None) -> DuePeriod | None:
     """The latest period of this subscriber whose send time has passed, or None if none applies.
 
@@ -65,11 +76,8 @@ def due_period(sub: SubscriberConfig, now: dt.datetime, poll_run: int | None) ->
     if sub.frequency == "immediate":
         if poll_run is None:
             return None
-        return DuePeriod(
-            f"immediate:{poll_run}",
-            now,
-            now.astimezone(ZoneInfo(sub.timezone)).strftime("%Y-%m-%d %H:%M"),
-        )
+        key = f"immediate:{poll_run}"
+        return DuePeriod(key, now, period_label(key, now, sub.timezone))
     zone = ZoneInfo(sub.timezone)
     local = now.astimezone(zone)
     day = local.date()
@@ -78,11 +86,11 @@ def due_period(sub: SubscriberConfig, now: dt.datetime, poll_run: int | None) ->
     if sub.frequency == "weekly":
         day -= dt.timedelta(days=(day.weekday() - sub.weekday_index) % 7)
         year, week, _ = day.isocalendar()
-        key, label = f"weekly:{year}-W{week:02d}", f"week {week}, {year}"
+        key = f"weekly:{year}-W{week:02d}"
     else:
-        key, label = f"daily:{day.isoformat()}", day.strftime("%-d %b %Y")
+        key = f"daily:{day.isoformat()}"
     due_at = dt.datetime.combine(day, sub.send_at, tzinfo=zone)
-    return DuePeriod(key, due_at, label)
+    return DuePeriod(key, due_at, period_label(key, due_at, sub.timezone))
 
 
 def new_message_id(config: Config, key: str) -> str:
@@ -156,7 +164,7 @@ def preview(config: Config, store: Store, sub: SubscriberConfig, now: dt.datetim
         subscriber_email=sub.email,
         subscriber_name=sub.name,
         key="preview",
-        label=now.astimezone(ZoneInfo(sub.timezone)).strftime("%-d %b %Y"),
+        label=period_label("preview", now, sub.timezone),
         items=items,
         message_id=new_message_id(config, "preview"),
         created_at=now,
@@ -187,12 +195,13 @@ def digest_for(
     digest_items = tuple(
         DigestItem(releases[row_id], updated) for row_id, updated in items if row_id in releases
     )
-    period_label = delivery.digest_key.partition(":")[2]
     digest = Digest(
         subscriber_email=delivery.subscriber,
         subscriber_name=sub.name if sub else None,
         key=delivery.digest_key,
-        label=period_label,
+        label=period_label(
+            delivery.digest_key, delivery.created_at, sub.timezone if sub else "UTC"
+        ),
         items=digest_items,
         message_id=delivery.message_id,
         created_at=delivery.created_at,
