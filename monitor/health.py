@@ -254,11 +254,12 @@ class HealthHandler(BaseHTTPRequestHandler):
         if urlsplit(self.path).path != "/unsubscribe":
             self._send(404, b"not found\n")
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self._send(413, b"request body too large\n")
+        declared = self.headers.get("Content-Length") or "0"
+        if not declared.isdigit() or int(declared) > MAX_BODY:
+            self._send(413, b"request body missing a valid length, or too large\n")
             return
-        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        size = int(declared)
+        body = self.rfile.read(size).decode("utf-8", "replace") if size else ""
         self._unsubscribe(unsubscribe_token(urlsplit(self.path).query, parse_qs(body)))
 
     def _healthz(self) -> None:
