@@ -60,13 +60,23 @@ class App:
         self.config = config
         self.clock = clock
         self.store = Store.in_dir(config.state_dir)
-        self.classifier = Classifier(build_taxonomy(config))
-        self.poller = Poller(config, self.store, self.classifier)
         self.store.sync_subscribers(s.email for s in config.subscribers)
+
+    @cached_property
+    def classifier(self) -> Classifier:
+        """Built on first use: compiling the rules takes most of a second, which read-only
+        commands such as ``status`` should not pay."""
+        return Classifier(build_taxonomy(self.config))
+
+    @cached_property
+    def poller(self) -> Poller:
+        """The source poller (one HTTP session per source), built on first use."""
+        return Poller(self.config, self.store, self.classifier)
 
     def close(self) -> None:
         """Release HTTP sessions and the database."""
-        self.poller.close()
+        if "poller" in self.__dict__:
+            self.poller.close()
         self.store.close()
 
     def __enter__(self) -> App:

@@ -401,6 +401,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    if not data.strip():
+        raise ConfigError(
+            f"{path}: the config file is empty; start from the example: cp config.example.toml {path.name}"
+        )
     try:
         return tomllib.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:

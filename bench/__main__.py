@@ -1,0 +1,13 @@
+"""``python -m bench``: every benchmark, one after the other, with their default settings."""
+
+from __future__ import annotations
+
+from bench import classify_speed, parse_speed, themes
+from bench.classify_speed import DEFAULT_FILE
+
+print("== classifier speed (python -m bench.classify_speed)")
+classify_speed.main([])
+print("\n== parser speed (python -m bench.parse_speed)")
+parse_speed.main([])
+print("\n== classifier quality on the dev set (python -m bench.themes)")
+themes.main([str(DEFAULT_FILE)])
