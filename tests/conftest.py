@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from monitor.localsite.server import SiteServer
 
 #: The recorded pages of the ministry's site (copied from the project's shared fixtures).

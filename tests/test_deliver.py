@@ -9,7 +9,6 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
-from smtp_server import TEST_CA, SmtpTestServer, running_smtp_server
 
 from monitor.config import Config, SmtpConfig
 from monitor.deliver import (
@@ -20,6 +19,8 @@ from monitor.deliver import (
     make_transport,
 )
 from monitor.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
+
+from smtp_server import TEST_CA, SmtpTestServer, running_smtp_server
 
 PASSWORD_ENV = "MOFA_TEST_SMTP_PASSWORD"
 

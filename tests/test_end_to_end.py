@@ -12,9 +12,10 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
-from smtp_server import SmtpTestServer
 
 from monitor.localsite import SiteServer
+
+from smtp_server import SmtpTestServer
 
 SUBSCRIBERS = """
 [[subscribers]]

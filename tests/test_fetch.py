@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import responses
-from monitor.localsite.server import SiteServer
 
 from monitor import __version__
 from monitor.errors import FetchError, RobotsDisallowedError
@@ -21,6 +20,7 @@ from monitor.fetch import (
     HTTPStatusError,
     build_user_agent,
 )
+from monitor.localsite.server import SiteServer
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -8,9 +8,10 @@ from collections.abc import Callable
 import pytest
 import requests
 from bs4 import BeautifulSoup
-from conftest import SITE_DIR
 
 from monitor.localsite.server import SiteServer
+
+from conftest import SITE_DIR
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from requests.structures import CaseInsensitiveDict
+
 from monitor.localsite.pages import render_empty_listing
 
 if TYPE_CHECKING:
