@@ -58,6 +58,13 @@ def decode_body(
     if text is not None:
         return text, "utf-8"
     label = declared_charset(body, content_type)
+    if label and _single_byte(label):
+        # Every byte sequence "decodes" as Latin-1 or cp1252, so such a label proves nothing:
+        # Korean text under it would come out as mojibake. Hangul decoded as CP949 wins.
+        text = _try(body, "cp949")
+        if text is not None and _HANGUL.search(text):
+            log.warning("%s is labelled %s but is CP949; decoded as CP949", url or "page", label)
+            return text, "cp949"
     if label and _canonical(label) != "utf-8":
         text = _try(body, label)
         if text is not None:
@@ -106,6 +113,15 @@ def _try(body: bytes, codec: str) -> str | None:
         return body.decode(codec)
     except (UnicodeDecodeError, LookupError):
         return None
+
+
+_HANGUL = re.compile("[\uac00-\ud7a3]")
+
+
+def _single_byte(name: str) -> bool:
+    """Whether a codec maps every byte to a character (Latin-1, cp1252, ISO-8859-x…)."""
+    canonical = _canonical(name)
+    return canonical.startswith(("iso8859", "latin", "cp125", "mac-")) or canonical == "ascii"
 
 
 def _known(name: str) -> bool:

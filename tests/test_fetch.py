@@ -429,6 +429,22 @@ class TestDecoding:
         assert (result.text, result.encoding) == ('<meta charset="utf-8"><p>보도자료</p>', "cp949")
         assert any("labelled UTF-8 but is CP949" in r.getMessage() for r in caplog.records)
 
+    def test_cp949_labelled_latin1(self) -> None:
+        """A Latin-1 label decodes anything, so Hangul under it is read as CP949, not mojibake."""
+        body = '<meta charset="iso-8859-1"><p>보도자료</p>'.encode("cp949")
+        result = self.fetch(body, "text/html; charset=ISO-8859-1")
+        assert (result.text, result.encoding) == (
+            '<meta charset="iso-8859-1"><p>보도자료</p>',
+            "cp949",
+        )
+
+    def test_true_latin1_stays_latin1(self) -> None:
+        """A Western page correctly labelled Latin-1 is not taken for Korean."""
+        result = self.fetch(
+            "<p>Communiqué de presse</p>".encode("latin-1"), "text/html; charset=ISO-8859-1"
+        )
+        assert (result.text, result.encoding) == ("<p>Communiqué de presse</p>", "iso8859-1")
+
     def test_declared_euc_kr(self) -> None:
         """A correct non-UTF-8 label is used as declared."""
         result = self.fetch('<meta charset="euc-kr"><p>외교부</p>'.encode("euc-kr"))
