@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import sys
 from typing import TextIO
 
@@ -250,6 +251,8 @@ def demo(args: argparse.Namespace, out: TextIO) -> int:
     """Try it offline: serve bundled pages on 127.0.0.1, poll a baseline then news, mail a digest."""
     from monitor.demo import run_demo
 
+    if not args.verbose:  # the demo tells its own story; -v shows the service's log as well
+        logging.getLogger().setLevel(logging.WARNING)
     return run_demo(args.dir, out=out)
 
 

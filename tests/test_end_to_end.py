@@ -318,3 +318,75 @@ class TestPreviewAndSendTest:
         text = message.message.get_body(("plain",)).get_content()
         for name in ("North Korea", "Sanctions", "Cyber", "Human rights", "Updated", ".pdf"):
             assert name.lower() in text.lower()
+
+
+class TestArchiveCommands:
+    def test_backfill_stores_history_without_mail(self, board: SiteServer, tmp_path: Path) -> None:
+        """backfill walks the date-filtered listing, shows progress, and mails nothing."""
+        config = write_config(tmp_path, board)
+        board.seed_from_corpus()  # 24 releases, 3 pages
+        cli(config, "run-once")
+        result = cli(config, "backfill", "--since", "2020-01-01")
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.splitlines() == [
+            "mofa-en: page 1: 10 rows, 0 missing so far",
+            "mofa-en: page 2: 10 rows, 10 missing so far",
+            "mofa-en: page 3: 4 rows, 14 missing so far",
+        ]
+        assert result.stdout.strip() == "mofa-en: 14 stored from 3 page(s)"
+        assert len(cli(config, "releases").stdout.splitlines()) == 24
+        assert (
+            cli(config, "run-once").stdout.splitlines()[-1]
+            == "digests: 0 planned, 0 sent, 0 deferred, 0 failed"
+        )
+
+    def test_reclassify_applies_new_theme_rules(self, board: SiteServer, tmp_path: Path) -> None:
+        """After adding a theme to the config, reclassify re-tags the stored archive."""
+        config = write_config(tmp_path, board)
+        cli(config, "run-once")
+        assert cli(config, "releases", "--theme", "venezuela").returncode == 1
+        with config.open("a", encoding="utf-8") as file:
+            file.write(
+                '\n[[themes]]\nid = "venezuela"\nname = "Venezuela"\npatterns = ["venezuela"]\n'
+            )
+        result = cli(config, "reclassify")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("re-tagged 10 release(s) with rules-")
+        titles = cli(config, "releases", "--theme", "venezuela").stdout
+        assert "Venezuela" in titles and len(titles.splitlines()) >= 1
+
+    def test_eval_prints_the_table(self, tmp_path: Path) -> None:
+        """eval scores the classifier on a labelled file."""
+        data = Path(__file__).parent / "data" / "dev.jsonl"
+        (tmp_path / "config.toml").write_text(
+            '[[subscribers]]\nemail = "a@example.org"\n', encoding="utf-8"
+        )
+        result = cli(tmp_path / "config.toml", "eval", str(data))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[0].split()[:4] == ["theme", "tp", "fp", "fn"]
+        assert "micro" in result.stdout
+
+    def test_demo_runs_offline(self, tmp_path: Path) -> None:
+        """demo serves the bundled pages, polls, and delivers three digests into ./demo-state."""
+        result = subprocess.run(
+            [sys.executable, "-m", "monitor", "demo"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "1. Baseline poll: 10 releases stored, none mailed." in result.stdout
+        assert "3 digest(s) delivered" in result.stdout
+        assert len(list((tmp_path / "demo-state" / "outbox" / "new").iterdir())) == 3
+        again = subprocess.run(
+            [sys.executable, "-m", "monitor", "demo"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert again.returncode == 0  # a second demo starts afresh
+        assert len(list((tmp_path / "demo-state" / "outbox" / "new").iterdir())) == 3
