@@ -15,7 +15,6 @@ from typing import TextIO
 from monitor import outbox
 from monitor.app import App
 from monitor.cli import command, config_path, load, release_json
-from monitor.config import DEFAULT_THEME_IDS
 from monitor.errors import MonitorError
 from monitor.lock import StateLock
 from monitor.store import utcnow
@@ -262,6 +261,3 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     from monitor.service import run_service
 
     return run_service(config_path(args), out=out)
-
-
-assert set(DEFAULT_THEME_IDS)  # the fixed taxonomy ids are part of the interface
