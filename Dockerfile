@@ -1,4 +1,4 @@
-# mofa-monitor as a container: `docker build -t mofa-monitor .` — see deploy/README.md.
+# mofa-monitor as a container: `docker build -t mofa-monitor .` — see README.md, "Running as a service".
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
