@@ -35,5 +35,7 @@ def setup_logging(verbosity: int, log_format: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbosity else logging.INFO)
-    for noisy in ("urllib3", "apscheduler", "mail.log", "asyncio"):
+    for noisy in ("apscheduler", "mail.log", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)
+    # monitor.fetch logs every retry itself; urllib3's own lines would say it twice.
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbosity > 1 else logging.ERROR)
