@@ -20,11 +20,15 @@ from monitor.errors import FetchError, ListingEmptyError, MonitorError, ParseErr
 from monitor.fetch import Fetcher, FetchSettings, build_user_agent
 from monitor.models import Article, Listing, ListingEntry, Release, release_id
 from monitor.sources import mofa, rss
-from monitor.sources.urls import listing_page_url
-from monitor.store import Store
+from monitor.sources.urls import canonical_article_url, listing_page_url
+from monitor.store import Store, utcnow
 from monitor.summarize import summarize
 
 log = logging.getLogger(__name__)
+
+#: How long a listed row whose article keeps failing is fetched again directly (a row can slide
+#: off the pages a poll walks before its article answers; after this it is taken as withdrawn).
+OWED_RETRY = dt.timedelta(days=7)
 
 
 @dataclass(slots=True)
@@ -131,7 +135,9 @@ class Poller:
                     source, outcome, run_id, health.etag, health.last_modified
                 )
             else:
-                validators = self._poll_board(source, outcome, run_id, first_poll)
+                validators = self._poll_board(
+                    source, outcome, run_id, first_poll, health.baseline_at
+                )
         except MonitorError as exc:
             outcome.error = str(exc)
             outcome.listing_empty = isinstance(exc, ListingEmptyError)
@@ -158,14 +164,21 @@ class Poller:
     # -- boards: listing pages + article pages -------------------------------------------------
 
     def _poll_board(
-        self, source: SourceConfig, outcome: SourceOutcome, run_id: int | None, first_poll: bool
+        self,
+        source: SourceConfig,
+        outcome: SourceOutcome,
+        run_id: int | None,
+        first_poll: bool,
+        baseline_at: dt.datetime | None = None,
     ) -> tuple[int | None, None, None]:
         """Walk listing pages while news may continue onto the next one, then fetch articles.
 
         A page's last row tells: if it was listed before, everything below it is old, so the walk
         stops. (Stopping only at a page of *known* rows would, after a baseline of one page,
         take the never-listed older rows on page 2 for news and flood subscribers.) Rows not
-        stored yet — new ones, and earlier article failures — are fetched, oldest first.
+        stored yet — new ones, and earlier article failures — are fetched, oldest first; an
+        earlier failure that slid below the walked pages is fetched by its URL, and one listed
+        by the baseline poll is stored as baseline (never mailed).
         """
         max_pages = 1 if first_poll else (source.max_pages or self.config.service.max_pages)
         pending: dict[tuple[str, int], ListingEntry] = {}
@@ -191,8 +204,19 @@ class Poller:
                     source.id,
                     max_pages,
                 )
-        for entry in reversed(list(pending.values())):  # listings are newest first
-            self._store_from_article(source, entry, outcome, run_id)
+        owed = self.store.owed_listings({board for board, _ in walked})
+        cutoff = utcnow() - OWED_RETRY
+        slid = [
+            ListingEntry(board, seq, "", None, canonical_article_url(source.url, board, seq))
+            for (board, seq), listed_at in sorted(owed.items(), key=lambda kv: (kv[1], kv[0]))
+            if (board, seq) not in pending and listed_at > cutoff
+        ]
+        for entry in [*slid, *reversed(list(pending.values()))]:  # listings are newest first
+            listed_at = owed.get((entry.board, entry.seq))
+            in_baseline = (
+                listed_at is not None and baseline_at is not None and listed_at <= baseline_at
+            )
+            self._store_from_article(source, entry, outcome, run_id, baseline=in_baseline)
         self.store.mark_listed(walked)
         return total, None, None
 
@@ -239,7 +263,13 @@ class Poller:
         return article
 
     def _store_from_article(
-        self, source: SourceConfig, entry: ListingEntry, outcome: SourceOutcome, run_id: int | None
+        self,
+        source: SourceConfig,
+        entry: ListingEntry,
+        outcome: SourceOutcome,
+        run_id: int | None,
+        *,
+        baseline: bool = False,
     ) -> None:
         try:
             article = self._article(source, entry)
@@ -250,7 +280,7 @@ class Poller:
             )
             return
         self._store_release(
-            source, self._release(source, article), outcome, run_id, outcome.baseline
+            source, self._release(source, article), outcome, run_id, outcome.baseline or baseline
         )
 
     def backfill(
@@ -284,7 +314,8 @@ class Poller:
                 break
         for entry in reversed(list(missing.values())):
             self._store_from_article(source, entry, outcome, None)
-        self.store.mark_listed(missing)
+        # Only stored rows: a failed one must not be retried by polls, which would mail it as news.
+        self.store.mark_listed(key for key in missing if self.store.stored_version(*key))
         return outcome
 
     # -- feeds ---------------------------------------------------------------------------------

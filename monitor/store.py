@@ -461,6 +461,19 @@ class Store(OutboxMixin):
         )
         return {int(r[0]) for r in rows}
 
+    def owed_listings(self, boards: Iterable[str]) -> dict[tuple[str, int], dt.datetime]:
+        """Rows of these boards listed but never stored (their article failed) → first listed."""
+        boards = list(boards)
+        if not boards:
+            return {}
+        marks = ",".join("?" * len(boards))
+        rows = self.db.execute(
+            f"SELECT l.board, l.seq, l.first_listed_at FROM listed l WHERE l.board IN ({marks}) "
+            "AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.board = l.board AND r.seq = l.seq)",
+            boards,
+        )
+        return {(r[0], int(r[1])): _parse_ts(r[2]) for r in rows}  # type: ignore[misc]
+
     def mark_listed(self, entries: Iterable[tuple[str, int]]) -> None:
         """Remember listing rows seen, so the next poll knows where old rows begin."""
         now = _ts(utcnow())

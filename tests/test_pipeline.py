@@ -168,6 +168,37 @@ class TestFaults:
         second = app.tick().poll.outcomes[0]
         assert second.new == [f"m_5676-{new[1].seq}"]
 
+    def test_failed_article_pushed_off_page_one_is_still_retried(
+        self, live_site: SiteServer, app_for: Callable[..., App]
+    ) -> None:
+        """An article that failed, then slid to page 2 before the next poll, is not lost."""
+        live_site.seed_from_corpus(limit=10)
+        app = app_for(live_site)
+        app.tick()
+        first = live_site.publish_many(3)
+        live_site.fault(f"/eng/brd/m_5676/view.do?seq={first[0].seq}", 404, times=1)
+        assert len(app.tick().poll.outcomes[0].article_failures) == 1
+        live_site.publish_many(8, start_seq=500_000)  # page 1 now ends with a listed row
+        outcome = app.tick().poll.outcomes[0]
+        assert f"m_5676-{first[0].seq}" in outcome.new
+        assert app.store.release(f"m_5676-{first[0].seq}") is not None
+
+    def test_article_failing_during_the_baseline_is_never_mailed(
+        self, live_site: SiteServer, app_for: Callable[..., App]
+    ) -> None:
+        """A baseline row whose article failed is stored later as baseline, not mailed as news."""
+        live_site.seed_from_corpus(limit=10)
+        victim = live_site.releases()[3]
+        live_site.fault(f"/eng/brd/m_5676/view.do?seq={victim.seq}", 404, times=1)
+        app = app_for(live_site)
+        assert len(app.tick().poll.outcomes[0].article_failures) == 1
+        report = app.tick()
+        assert report.poll.outcomes[0].new == [f"m_5676-{victim.seq}"]
+        assert report.send.sent == []
+        assert app.store.db.execute(
+            "SELECT baseline FROM releases WHERE seq = ?", (victim.seq,)
+        ).fetchone()[0]
+
     @pytest.mark.parametrize(
         ("kind", "message"),
         [
