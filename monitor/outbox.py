@@ -243,9 +243,14 @@ def send_due(
             report.failed.append(label)
             continue
         try:
-            transport.send(
-                delivery.message_id, render(config, store, delivery, theme_names, secret)
-            )
+            message = render(config, store, delivery, theme_names, secret)
+        except ValueError as exc:  # e.g. an address no header can hold: retrying cannot help
+            store.mark_failed(delivery.id, f"cannot build the message: {exc}")
+            log.exception("delivery %s failed for good: cannot build the message", label)
+            report.failed.append(label)
+            continue
+        try:
+            transport.send(delivery.message_id, message)
         except TemporaryDeliveryError as exc:
             retry_at = now() + min(
                 MAX_BACKOFF, dt.timedelta(seconds=30 * 2 ** min(delivery.attempts, 10))

@@ -226,3 +226,28 @@ class TestFilters:
         )
         assert [item.release.seq for item in digest.items] == [1]
         assert daily.contents() == {}
+
+
+class TestSending:
+    def test_a_digest_that_cannot_be_rendered_fails_alone(self, tmp_path: Path) -> None:
+        """An address the config accepts but a mail header cannot hold fails only its delivery."""
+        from monitor.deliver import MaildirTransport
+
+        ledger = Ledger(
+            config_with(
+                tmp_path,
+                '[[subscribers]]\nemail = "a..b@example.org"\nfrequency = "immediate"\n'
+                '[[subscribers]]\nemail = "ok@example.org"\nfrequency = "immediate"\n',
+            )
+        )
+        ledger.subscribe("a..b@example.org", kst(26, 10))
+        ledger.subscribe("ok@example.org", kst(26, 10))
+        ledger.release(1, kst(26, 12))
+        assert len(ledger.plan(kst(26, 13), poll_run=1)) == 2
+        with MaildirTransport(tmp_path / "box") as box:
+            report = outbox.send_due(
+                ledger.config, ledger.store, box, {}, now=lambda: kst(26, 13).astimezone(dt.UTC)
+            )
+        assert report.sent == ["ok@example.org immediate:1"]
+        assert report.failed == ["a..b@example.org immediate:1"]
+        assert ledger.store.delivery_counts() == {"pending": 0, "sent": 1, "failed": 1}
