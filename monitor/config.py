@@ -16,6 +16,8 @@ import os
 import re
 import tomllib
 from collections.abc import Iterable
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -84,6 +86,10 @@ def _check_zone(value: str) -> str:
 def _check_email(value: str) -> str:
     if not isinstance(value, str) or not _EMAIL.match(value.strip()):
         raise ValueError(f"{value!r} is not an e-mail address")
+    try:  # what a mail header must be able to hold, e.g. no "a..b@" local parts
+        Address(addr_spec=value.strip())
+    except (ValueError, IndexError, HeaderParseError):
+        raise ValueError(f"{value!r} is not an e-mail address") from None
     return value.strip()
 
 

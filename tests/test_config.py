@@ -162,6 +162,11 @@ MISTAKES = [
         id="bad-email",
     ),
     pytest.param(
+        '[[subscribers]]\nemail = "a..b@example.org"\n',
+        "config.toml: subscribers.1.email: 'a..b@example.org' is not an e-mail address",
+        id="email-a-header-cannot-hold",
+    ),
+    pytest.param(
         '[[subscribers]]\nemail = "a@example.org"\n[[subscribers]]\nemail = "A@example.org"\n',
         "config.toml: subscribers.2.email: duplicate of subscribers.1 (a@example.org)",
         id="duplicate-subscriber",
