@@ -183,6 +183,8 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
             print(f"  last poll:    {when(h.last_attempt_at)}", file=out)
             print(f"  last success: {when(h.last_success_at)}", file=out)
             print(f"  failures:     {h.consecutive_failures} in a row", file=out)
+            if h.total_count is not None:
+                print(f"  posts on board: {h.total_count} (as the listing shows)", file=out)
             if h.last_error:
                 print(f"  last error:   {h.last_error}", file=out)
     print(f"releases stored: {total}", file=out)
