@@ -20,6 +20,7 @@ from monitor.classify import (
 from monitor.evaluate import evaluate, load_examples
 
 DEV = Path(__file__).parent / "data" / "dev.jsonl"
+HELDOUT = Path(__file__).parent / "data" / "heldout.jsonl"
 FILLER = " ".join(["The two sides discussed bilateral relations and agreed to meet again."] * 20)
 
 # Realistic releases written for these tests (not from the dev set): title, body, expected.
@@ -227,6 +228,17 @@ class TestDevSet:
         """Pins the quality reached on the 25 labelled releases (0.978 when pinned)."""
         report = evaluate(classifier, load_examples(DEV))
         assert report.micro.f1 >= 0.97
+
+
+class TestHeldOutSet:
+    def test_micro_f1_regression(self, classifier: Classifier) -> None:
+        """Pins the quality on 55 synthetic releases of typical kinds (0.939 when pinned).
+
+        Labelled by DESIGN §4 before the rules were measured on them; mundane releases with no
+        theme are included on purpose, so precision counts as much as recall.
+        """
+        report = evaluate(classifier, load_examples(HELDOUT))
+        assert report.micro.f1 >= 0.92
 
 
 @settings(max_examples=150, deadline=None)
