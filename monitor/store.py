@@ -85,14 +85,6 @@ class Delivery:
     last_error: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryItem:
-    """A release inside a planned delivery, and whether it is re-sent as "Updated"."""
-
-    release: Release
-    updated: bool
-
-
 class OutboxMixin:
     """The delivery ledger's SQL; mixed into :class:`Store` (kept apart only for length)."""
 
@@ -677,13 +669,6 @@ class Store(OutboxMixin):
                 "INSERT INTO subscribers(email, added_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(e.lower(), now) for e in emails],
             )
-
-    def subscriber_added_at(self, email: str) -> dt.datetime | None:
-        """When this address first appeared in the config."""
-        row = self.db.execute(
-            "SELECT added_at FROM subscribers WHERE email = ?", (email.lower(),)
-        ).fetchone()
-        return None if row is None else _parse_ts(row[0])
 
     def suppress(self, email: str, reason: str) -> bool:
         """Stop all mail to an address; True if it was not suppressed before."""
