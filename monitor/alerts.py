@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 from monitor.config import Config
 from monitor.deliver import Transport
 from monitor.errors import DeliveryError
-from monitor.mailmessage import address_of, safe_header_text, strip_controls
+from monitor.mailmessage import mail_domain, safe_header_text, strip_controls
 from monitor.store import SourceHealth, Store
 
 if TYPE_CHECKING:  # the pipeline is only a source of records here
@@ -129,9 +129,8 @@ def build_alert(config: Config, alert: Alert, to: str) -> EmailMessage:
     message["To"] = to
     message["Subject"] = _subject(alert)
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    domain = address_of(config.mail.from_).rpartition("@")[2] or "mofa-monitor.invalid"
     token = hashlib.sha256(alert.key.encode()).hexdigest()[:32]
-    message["Message-ID"] = f"<alert.{token}@{domain}>"
+    message["Message-ID"] = f"<alert.{token}@{mail_domain(config.mail.from_)}>"
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
     message.set_content(_body(alert, h))
     return message

@@ -59,6 +59,11 @@ def address_of(mailbox: str) -> str:
     return parseaddr(mailbox)[1]
 
 
+def mail_domain(mailbox: str) -> str:
+    """The domain of a mailbox, for Message-IDs; ``mofa-monitor.invalid`` when it has none."""
+    return address_of(mailbox).rpartition("@")[2] or "mofa-monitor.invalid"
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 

@@ -27,7 +27,7 @@ from monitor.config import Config, SubscriberConfig
 from monitor.deliver import Transport
 from monitor.digest import Digest, DigestItem, build_message, matches
 from monitor.errors import PermanentDeliveryError, TemporaryDeliveryError
-from monitor.mailmessage import address_of
+from monitor.mailmessage import mail_domain
 from monitor.models import Release
 from monitor.store import Delivery, Store
 
@@ -95,8 +95,7 @@ def due_period(sub: SubscriberConfig, now: dt.datetime, poll_run: int | None) ->
 
 def new_message_id(config: Config, key: str) -> str:
     """A Message-ID frozen at planning, so a retried send carries the same one."""
-    domain = address_of(config.mail.from_).rpartition("@")[2] or "mofa-monitor.invalid"
-    return f"<{uuid.uuid4().hex}.{key.replace(':', '-')}@{domain}>"
+    return f"<{uuid.uuid4().hex}.{key.replace(':', '-')}@{mail_domain(config.mail.from_)}>"
 
 
 def plan_due(
