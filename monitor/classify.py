@@ -43,7 +43,6 @@ import logging
 import math
 import re
 import tomllib
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -61,16 +60,11 @@ BODY_REPEAT_CAP = 3.0
 _MAX_EXPANSION = 256
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ASCII_WORD = re.compile(r"[a-z0-9]")
-_INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
-_QUOTES = (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("‐", "-"), ("‑", "-"))
 
 
 def normalize_text(text: str) -> str:
     """NFKC, casefold, straight quotes, and every run of (also invisible) whitespace as one space."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    for old, new in (*_QUOTES, *((ch, " ") for ch in _INVISIBLE)):
-        text = text.replace(old, new)  # much faster than str.translate or re.sub here
-    return " ".join(text.split())
+    return countries.normalize(text).casefold()
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from importlib import resources
 log = logging.getLogger(__name__)
 
 _INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
-_QUOTES = (("’", "'"), ("‘", "'"), ("‐", "-"), ("‑", "-"))
+_QUOTES = (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("‐", "-"), ("‑", "-"))
 _TABLE = "countries.toml"
 
 
@@ -78,7 +78,10 @@ def _node_regex(node: dict, last: str, word: str, is_word) -> str:
 
 
 def normalize(text: str) -> str:
-    """NFKC, straight apostrophes, collapsed whitespace; case is kept (names are capitalised)."""
+    """NFKC, straight quotes, every run of (also invisible) whitespace as one space; case kept.
+
+    Case matters here (names are capitalised); the classifier casefolds the result.
+    """
     text = unicodedata.normalize("NFKC", text)
     for old, new in (*_QUOTES, *((ch, " ") for ch in _INVISIBLE)):
         text = text.replace(old, new)  # much faster than str.translate or re.sub here
