@@ -132,14 +132,8 @@ def _plan_one(
     added_at, planned_until = window
     if period.due_at <= added_at or store.has_delivery(sub.email, period.key):
         return False
-    after = max(added_at, planned_until) if planned_until else added_at
-    candidates = store.candidate_releases(sub.email, after, now)
-    by_row = store.releases_by_row([row_id for row_id, _, _ in candidates])
-    items = [
-        (row_id, revision, updated)
-        for row_id, revision, updated in candidates
-        if row_id in by_row and release_filter(sub, by_row[row_id]) and (sub.updates or not updated)
-    ]
+    due = _due_items(store, sub, added_at, planned_until, now, release_filter)
+    items = [(row_id, revision, item.updated) for row_id, revision, item in due]
     message_id = new_message_id(config, period.key)
     allow_empty = sub.send_empty and sub.frequency != "immediate"  # "immediate" means "on news"
     return store.plan_delivery(
@@ -147,17 +141,33 @@ def _plan_one(
     )
 
 
+def _due_items(
+    store: Store,
+    sub: SubscriberConfig,
+    added_at: dt.datetime,
+    planned_until: dt.datetime | None,
+    now: dt.datetime,
+    release_filter: Callable[[SubscriberConfig, Release], bool],
+) -> list[tuple[int, int, DigestItem]]:
+    """(row id, revision, item) of what the subscriber is due since their window last moved."""
+    after = max(added_at, planned_until) if planned_until else added_at
+    candidates = store.candidate_releases(sub.email, after, now)
+    releases = store.releases_by_row([row_id for row_id, _, _ in candidates])
+    return [
+        (row_id, revision, DigestItem(releases[row_id], updated))
+        for row_id, revision, updated in candidates
+        if row_id in releases
+        and release_filter(sub, releases[row_id])
+        and (sub.updates or not updated)
+    ]
+
+
 def preview(config: Config, store: Store, sub: SubscriberConfig, now: dt.datetime) -> Digest:
     """The digest this subscriber would get if their period fell due now; writes nothing."""
     window = store.planning_window(sub.email)
     added_at, planned_until = window if window else (now, None)
-    after = max(added_at, planned_until) if planned_until else added_at
-    candidates = store.candidate_releases(sub.email, after, now)
-    releases = store.releases_by_row([row_id for row_id, _, _ in candidates])
     items = tuple(
-        DigestItem(releases[row_id], updated)
-        for row_id, _, updated in candidates
-        if row_id in releases and matches(sub, releases[row_id]) and (sub.updates or not updated)
+        item for _, _, item in _due_items(store, sub, added_at, planned_until, now, matches)
     )
     return Digest(
         subscriber_email=sub.email,
