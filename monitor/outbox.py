@@ -112,8 +112,9 @@ def plan_due(
     for sub in config.subscribers:
         if sub.email.lower() in suppressed:
             continue
-        if _plan_one(config, store, sub, now, poll_run, release_filter):
-            planned.append(f"{sub.email} {due_period(sub, now, poll_run).key}")  # type: ignore[union-attr]
+        period = due_period(sub, now, poll_run)
+        if period is not None and _plan_one(config, store, sub, period, now, release_filter):
+            planned.append(f"{sub.email} {period.key}")
     return planned
 
 
@@ -121,13 +122,12 @@ def _plan_one(
     config: Config,
     store: Store,
     sub: SubscriberConfig,
+    period: DuePeriod,
     now: dt.datetime,
-    poll_run: int | None,
     release_filter: Callable[[SubscriberConfig, Release], bool],
 ) -> bool:
     window = store.planning_window(sub.email)
-    period = due_period(sub, now, poll_run)
-    if window is None or period is None:
+    if window is None:
         return False
     added_at, planned_until = window
     if period.due_at <= added_at or store.has_delivery(sub.email, period.key):
