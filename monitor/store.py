@@ -431,27 +431,24 @@ class Store(OutboxMixin):
 
     # -- releases ------------------------------------------------------------------------------
 
-    def known_seqs(self, board: str, seqs: Iterable[int]) -> set[int]:
-        """Which of these seqs of a board are already stored."""
+    def _seqs_in(self, table: str, board: str, seqs: Iterable[int]) -> set[int]:
+        """Which of these seqs of a board have a row in ``table`` (a name from this module)."""
         seqs = list(seqs)
         if not seqs:
             return set()
         marks = ",".join("?" * len(seqs))
         rows = self.db.execute(
-            f"SELECT seq FROM releases WHERE board = ? AND seq IN ({marks})", (board, *seqs)
+            f"SELECT seq FROM {table} WHERE board = ? AND seq IN ({marks})", (board, *seqs)
         )
         return {int(r[0]) for r in rows}
 
+    def known_seqs(self, board: str, seqs: Iterable[int]) -> set[int]:
+        """Which of these seqs of a board are already stored."""
+        return self._seqs_in("releases", board, seqs)
+
     def listed_seqs(self, board: str, seqs: Iterable[int]) -> set[int]:
         """Which of these seqs were already seen in a listing (stored or not)."""
-        seqs = list(seqs)
-        if not seqs:
-            return set()
-        marks = ",".join("?" * len(seqs))
-        rows = self.db.execute(
-            f"SELECT seq FROM listed WHERE board = ? AND seq IN ({marks})", (board, *seqs)
-        )
-        return {int(r[0]) for r in rows}
+        return self._seqs_in("listed", board, seqs)
 
     def owed_listings(self, boards: Iterable[str]) -> dict[tuple[str, int], dt.datetime]:
         """Rows of these boards listed but never stored (their article failed) → first listed."""
