@@ -70,6 +70,13 @@ def content_hash(title: str, body: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _seqs_by_board(listing: Listing) -> dict[str, set[int]]:
+    by_board: dict[str, set[int]] = {}
+    for entry in listing.entries:
+        by_board.setdefault(entry.board, set()).add(entry.seq)
+    return by_board
+
+
 def fetch_settings(config: Config, source: SourceConfig) -> FetchSettings:
     """HTTP politeness for one source, from the service settings."""
     timeout = config.service.timeout.total_seconds()
@@ -236,16 +243,19 @@ class Poller:
                 return  # past the last page of the board
 
     def _unknown(self, listing: Listing) -> dict[str, set[int]]:
-        by_board: dict[str, set[int]] = {}
-        for entry in listing.entries:
-            by_board.setdefault(entry.board, set()).add(entry.seq)
+        by_board = _seqs_by_board(listing)
         return {b: seqs - self.store.known_seqs(b, seqs) for b, seqs in by_board.items()}
 
     def _check_titles(self, source: SourceConfig, listing: Listing, outcome: SourceOutcome) -> None:
         """A known release whose listing title changed is re-read: the ministry corrected it."""
+        stored = {
+            (board, seq): title
+            for board, seqs in _seqs_by_board(listing).items()
+            for seq, title in self.store.stored_titles(board, seqs).items()
+        }
         for entry in listing.entries:
-            stored = self.store.release(release_id(entry.board, entry.seq))
-            if stored and " ".join(stored.title.split()) != " ".join(entry.title.split()):
+            title = stored.get((entry.board, entry.seq))
+            if title is not None and " ".join(title.split()) != " ".join(entry.title.split()):
                 try:
                     article = self._article(source, entry)
                 except MonitorError as exc:

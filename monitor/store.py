@@ -431,24 +431,30 @@ class Store(OutboxMixin):
 
     # -- releases ------------------------------------------------------------------------------
 
-    def _seqs_in(self, table: str, board: str, seqs: Iterable[int]) -> set[int]:
-        """Which of these seqs of a board have a row in ``table`` (a name from this module)."""
+    def _seq_rows(
+        self, table: str, columns: str, board: str, seqs: Iterable[int]
+    ) -> list[sqlite3.Row]:
+        """Rows of ``table`` for these seqs of a board (table and columns: names from this module)."""
         seqs = list(seqs)
         if not seqs:
-            return set()
+            return []
         marks = ",".join("?" * len(seqs))
-        rows = self.db.execute(
-            f"SELECT seq FROM {table} WHERE board = ? AND seq IN ({marks})", (board, *seqs)
-        )
-        return {int(r[0]) for r in rows}
+        return self.db.execute(
+            f"SELECT {columns} FROM {table} WHERE board = ? AND seq IN ({marks})", (board, *seqs)
+        ).fetchall()
 
     def known_seqs(self, board: str, seqs: Iterable[int]) -> set[int]:
         """Which of these seqs of a board are already stored."""
-        return self._seqs_in("releases", board, seqs)
+        return {int(r["seq"]) for r in self._seq_rows("releases", "seq", board, seqs)}
+
+    def stored_titles(self, board: str, seqs: Iterable[int]) -> dict[int, str]:
+        """The title of each of these seqs of a board that is stored."""
+        rows = self._seq_rows("releases", "seq, title", board, seqs)
+        return {int(r["seq"]): r["title"] for r in rows}
 
     def listed_seqs(self, board: str, seqs: Iterable[int]) -> set[int]:
         """Which of these seqs were already seen in a listing (stored or not)."""
-        return self._seqs_in("listed", board, seqs)
+        return {int(r["seq"]) for r in self._seq_rows("listed", "seq", board, seqs)}
 
     def owed_listings(self, boards: Iterable[str]) -> dict[tuple[str, int], dt.datetime]:
         """Rows of these boards listed but never stored (their article failed) → first listed."""
