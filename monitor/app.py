@@ -14,6 +14,7 @@ from functools import cached_property
 
 from monitor import alerts, outbox
 from monitor.classify import Classifier, Taxonomy, ThemeSpec, load_default_taxonomy
+from monitor.closing import Closing
 from monitor.config import Config, ThemeConfig
 from monitor.deliver import Transport, make_transport
 from monitor.pipeline import Poller, PollReport
@@ -53,7 +54,7 @@ def build_taxonomy(config: Config) -> Taxonomy:
     return load_default_taxonomy().with_overrides(theme_spec(t) for t in config.themes)
 
 
-class App:
+class App(Closing):
     """Everything one process needs, built from one validated config."""
 
     def __init__(self, config: Config, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
@@ -78,12 +79,6 @@ class App:
         if "poller" in self.__dict__:
             self.poller.close()
         self.store.close()
-
-    def __enter__(self) -> App:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @cached_property
     def theme_names(self) -> dict[str, str]:

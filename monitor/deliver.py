@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
+from monitor.closing import Closing
 from monitor.config import Config, SmtpConfig
 from monitor.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
 
@@ -55,24 +56,6 @@ class Transport(Protocol):
     ) -> None: ...
 
 
-class _ClosingContext:
-    """``with transport:`` closes it on the way out."""
-
-    def close(self) -> None:  # pragma: no cover - overridden
-        pass
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
 # --- Maildir -----------------------------------------------------------------------------------
 
 
@@ -95,7 +78,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class MaildirTransport(_ClosingContext):
+class MaildirTransport(Closing):
     """Writes each delivery once into a Maildir (``tmp/`` → fsync → ``new/``)."""
 
     def __init__(self, path: Path) -> None:
@@ -199,7 +182,7 @@ def _envelope(message: EmailMessage) -> tuple[str, list[str]]:
     return sender[0][1], recipients
 
 
-class SmtpTransport(_ClosingContext):
+class SmtpTransport(Closing):
     """Sends through one SMTP connection per batch: connect lazily, reuse, reconnect when dropped."""
 
     def __init__(

@@ -19,14 +19,13 @@ import time
 import urllib.robotparser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from monitor import __version__
+from monitor.closing import Closing
 from monitor.errors import FetchError, RobotsDisallowedError
 from monitor.http_retry import PoliteRetry, RetryAfterTooLong
 from monitor.payload import Expect, check_kind, check_markup, decode_body
@@ -134,7 +133,7 @@ class _RobotsEntry:
     expires: float
 
 
-class Fetcher:
+class Fetcher(Closing):
     """One polite HTTP client per source: cookies, retries, delays, robots.txt, size cap.
 
     ``sleep`` and ``clock`` are injectable so tests can check the politeness without waiting.
@@ -222,17 +221,6 @@ class Fetcher:
     def close(self) -> None:
         """Close pooled connections."""
         self._session.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- one request ------------------------------------------------------------------------
 

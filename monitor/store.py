@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monitor.closing import Closing
 from monitor.errors import StoreError
 from monitor.migrations import MIGRATIONS
 from monitor.models import Attachment, Classification, Evidence, Release, ThemeTag, release_id
@@ -272,7 +273,7 @@ def _delivery_from_row(row: sqlite3.Row) -> Delivery:
     )
 
 
-class Store(OutboxMixin):
+class Store(OutboxMixin, Closing):
     """All reads and writes of the state database. Not shared between threads: open one each."""
 
     def __init__(self, path: Path) -> None:
@@ -297,12 +298,6 @@ class Store(OutboxMixin):
     def close(self) -> None:
         """Close the connection; the WAL is checkpointed by SQLite."""
         self.db.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
