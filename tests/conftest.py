@@ -14,7 +14,7 @@ from monitor.localsite.server import SiteServer
 #: The recorded pages of the ministry's site (copied from the project's shared fixtures).
 SITE_DIR = Path(__file__).resolve().parent / "data" / "site"
 
-# --- HTTP: the local ministry site (tests/site_server.py) ----------------------------------
+# --- HTTP: the local ministry site (monitor/localsite) --------------------------------------
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The request handler behind :class:`site_server.SiteServer`: routing, gate, faults, 304s.
+"""The request handler behind :class:`.server.SiteServer`: routing, gate, faults, 304s.
 
 Kept apart from the server's public API so the misbehaviours (resets, truncation, endless
 bodies) can be read in one place. Every body that could be large is streamed in chunks and

@@ -1,10 +1,11 @@
-"""HTML and RSS in the ministry's markup, rendered from release records for the test site.
+"""HTML and RSS in the ministry's markup, rendered from release records for the local site.
 
-The recorded pages in ``tests/data/site`` are fixed; tests of polling, catch-up and edits need a
-board that changes between polls. These templates reproduce the structure of the recorded pages
-(the parts parsers rely on: ``table tbody tr``, ``onclick="f_view('N')"``, ``.board_total``,
-``.board_detail .bo_head h2``, the ``Date`` label, ``.bo_con`` paragraphs, ``.bo_file`` links)
-so a parser that reads the recorded pages reads these too.
+The recorded pages in ``tests/data/site`` are fixed; tests of polling, catch-up and edits, and
+the offline demo, need a board that changes between polls. These templates reproduce the
+structure of the recorded pages (the parts parsers rely on: ``table tbody tr``,
+``onclick="f_view('N')"``, ``.board_total``, ``.board_detail .bo_head h2``, the ``Date`` label,
+``.bo_con`` paragraphs, ``.bo_file`` links) so a parser that reads the recorded pages reads
+these too.
 """
 
 from __future__ import annotations

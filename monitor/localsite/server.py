@@ -1,4 +1,4 @@
-"""A local copy of the ministry's site on 127.0.0.1, for every test that needs real HTTP.
+"""A local copy of the ministry's site on 127.0.0.1, for the tests that need real HTTP and the demo.
 
 Tests must never touch the internet, yet the interesting failures are HTTP-level: the cookie
 gate's ``307``, resets, ``Retry-After``, truncated or huge bodies, redirect loops. ``responses``
