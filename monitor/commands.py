@@ -7,6 +7,7 @@ boundary is :func:`monitor.cli.main`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import logging
 import sys
@@ -141,8 +142,7 @@ def send_test(args: argparse.Namespace, out: TextIO) -> int:
 
     config = load(args)
     with App(config) as app:
-        digest = sample_digest(utcnow())
-        digest = type(digest)(**{**digest.__dict__, "subscriber_email": args.to})
+        digest = dataclasses.replace(sample_digest(utcnow()), subscriber_email=args.to)
         message = build_message(
             digest,
             config.mail,
