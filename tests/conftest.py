@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,8 @@ from typing import Any
 import pytest
 
 from monitor.localsite.server import SiteServer
+
+from smtp_server import free_port as any_free_port
 
 #: The recorded pages of the ministry's site (copied from the project's shared fixtures).
 SITE_DIR = Path(__file__).resolve().parent / "data" / "site"
@@ -53,9 +54,7 @@ def live_site(make_site: Callable[..., SiteServer]) -> SiteServer:
 @pytest.fixture
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now (aiosmtpd cannot bind port 0 itself)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return any_free_port()
 
 
 # --- SMTP fixtures --- (owned by the delivery tests; the server lives in tests/smtp_server.py)
