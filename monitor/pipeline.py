@@ -64,6 +64,15 @@ class PollReport:
         return sum(len(o.updated) for o in self.outcomes)
 
 
+@dataclass(frozen=True, slots=True)
+class SourceMarks:
+    """What a successful poll leaves on the source: the board's post count, feed validators."""
+
+    total: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
 def content_hash(title: str, body: str) -> str:
     """What "changed" means for a release: its title or its text, whitespace-insensitive."""
     canonical = " ".join(title.split()) + "\n" + " ".join(body.split())
@@ -138,13 +147,9 @@ class Poller:
         outcome = SourceOutcome(source.id, baseline=baseline_only or first_poll)
         try:
             if source.kind == "mofa-rss":
-                validators = self._poll_feed(
-                    source, outcome, run_id, health.etag, health.last_modified
-                )
+                marks = self._poll_feed(source, outcome, run_id, health.etag, health.last_modified)
             else:
-                validators = self._poll_board(
-                    source, outcome, run_id, first_poll, health.baseline_at
-                )
+                marks = self._poll_board(source, outcome, run_id, first_poll, health.baseline_at)
         except MonitorError as exc:
             outcome.error = str(exc)
             outcome.listing_empty = isinstance(exc, ListingEmptyError)
@@ -153,9 +158,12 @@ class Poller:
                 "source %s failed (%d in a row): %s", source.id, outcome.consecutive_failures, exc
             )
             return outcome
-        total, etag, last_modified = validators
         self.store.record_poll_success(
-            source.id, total=total, etag=etag, last_modified=last_modified, baseline=True
+            source.id,
+            total=marks.total,
+            etag=marks.etag,
+            last_modified=marks.last_modified,
+            baseline=True,
         )
         log.info(
             "source %s: %d new%s, %d updated, %d article(s) to retry, %d page(s)",
@@ -177,7 +185,7 @@ class Poller:
         run_id: int | None,
         first_poll: bool,
         baseline_at: dt.datetime | None = None,
-    ) -> tuple[int | None, None, None]:
+    ) -> SourceMarks:
         """Walk listing pages while news may continue onto the next one, then fetch articles.
 
         A page's last row tells: if it was listed before, everything below it is old, so the walk
@@ -225,7 +233,7 @@ class Poller:
             )
             self._store_from_article(source, entry, outcome, run_id, baseline=in_baseline)
         self.store.mark_listed(walked)
-        return total, None, None
+        return SourceMarks(total=total)
 
     def _listing_pages(self, source: SourceConfig, max_pages: int) -> Iterator[Listing]:
         fetcher = self.fetcher(source)
@@ -337,13 +345,13 @@ class Poller:
         run_id: int | None,
         etag: str | None,
         last_modified: str | None,
-    ) -> tuple[int | None, str | None, str | None]:
+    ) -> SourceMarks:
         result = self.fetcher(source).get(
             source.url, etag=etag, last_modified=last_modified, expect="xml"
         )
         outcome.pages = 1
         if result.not_modified:
-            return None, etag, last_modified
+            return SourceMarks(etag=etag, last_modified=last_modified)
         listing = rss.parse_feed(result.text or "", source.url)
         for entry in sorted(listing.entries, key=lambda e: (e.date or dt.date.min, e.seq)):
             article = Article(
@@ -352,7 +360,7 @@ class Poller:
             self._store_release(
                 source, self._release(source, article), outcome, run_id, outcome.baseline
             )
-        return None, result.etag, result.last_modified
+        return SourceMarks(etag=result.etag, last_modified=result.last_modified)
 
     # -- storing -------------------------------------------------------------------------------
 
