@@ -7,7 +7,7 @@ Korean government sites have served CP949 pages labelled UTF-8, and feeds start 
 wrong guess here does not crash; it quietly fills the database and every digest with mojibake.
 So each candidate codec must decode the *whole* body strictly, the order is fixed and documented
 (:func:`decode_body`), and a page no candidate can decode is an error, not a best effort.
-Used by :mod:`monitor.fetch`; feed parsers holding raw bytes may call it too.
+Used by :mod:`monitor.fetch`, which hands parsers text already decoded.
 """
 
 from __future__ import annotations
