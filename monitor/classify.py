@@ -84,10 +84,16 @@ class ThemeSpec:
     weights: dict[str, float] | None = None
     threshold: float | None = None
     mode: str = "extend"
+    body_weights: dict[str, float] | None = None
 
     def weight(self, pattern: str) -> float:
-        """The weight of one of this spec's patterns."""
+        """The weight of one of this spec's patterns (in a title; in a body unless overridden)."""
         return (self.weights or {}).get(pattern, DEFAULT_WEIGHT)
+
+    def body_weight(self, pattern: str) -> float:
+        """The weight of a pattern found in a body: a *headline* term defines a subject in a
+        title ("UN", "crisis") but is only context in a body, where such words pass by."""
+        return (self.body_weights or {}).get(pattern, self.weight(pattern))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,7 @@ class Term:
     weight: float
     literals: tuple[str, ...]
     regex: re.Pattern[str] | None = None
+    body_weight: float | None = None  # None: the same as ``weight``
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,14 +217,14 @@ def _regex_problem(pattern: str) -> str | None:
     return None
 
 
-def _compile_term(pattern: str, weight: float, substring: bool) -> Term:
+def _compile_term(pattern: str, weight: float, substring: bool, body: float) -> Term:
     if substring:
-        return Term(pattern, weight, (normalize_text(pattern),))
+        return Term(pattern, weight, (normalize_text(pattern),), None, body)
     literals = _expand(pattern)
     if literals is not None:
-        return Term(pattern, weight, tuple(literals))
+        return Term(pattern, weight, tuple(literals), None, body)
     regex = re.compile(rf"(?<![a-z0-9])(?:{pattern})(?![a-z0-9])", re.IGNORECASE)
-    return Term(pattern, weight, (), regex)
+    return Term(pattern, weight, (), regex, body)
 
 
 def compile_theme(spec: ThemeSpec) -> CompiledTheme:
@@ -226,8 +233,10 @@ def compile_theme(spec: ThemeSpec) -> CompiledTheme:
     if errors:
         where, message = errors[0]
         raise ValueError(f"theme {spec.id!r}: {where}: {message}")
-    terms = [_compile_term(p, spec.weight(p), _is_korean(p)) for p in spec.patterns]
-    terms += [_compile_term(k, spec.weight(k), True) for k in spec.korean]
+    terms = [
+        _compile_term(p, spec.weight(p), _is_korean(p), spec.body_weight(p)) for p in spec.patterns
+    ]
+    terms += [_compile_term(k, spec.weight(k), True, spec.body_weight(k)) for k in spec.korean]
     return CompiledTheme(spec.id, spec.name, spec.description, spec.threshold, tuple(terms))
 
 
@@ -237,6 +246,10 @@ def _merge(base: ThemeSpec, over: ThemeSpec) -> ThemeSpec:
     patterns = list(dict.fromkeys([*base.patterns, *over.patterns]))
     korean = list(dict.fromkeys([*base.korean, *over.korean]))
     weights = {**(base.weights or {}), **(over.weights or {})}
+    # a user weight for a packaged headline term applies in titles and bodies alike
+    body_weights = {
+        k: v for k, v in (base.body_weights or {}).items() if k not in (over.weights or {})
+    }
     return replace(
         base,
         name=over.name or base.name,
@@ -244,6 +257,7 @@ def _merge(base: ThemeSpec, over: ThemeSpec) -> ThemeSpec:
         patterns=patterns,
         korean=korean,
         weights=weights,
+        body_weights=body_weights,
         threshold=over.threshold if over.threshold is not None else base.threshold,
     )
 
@@ -256,6 +270,8 @@ class Taxonomy:
     title_factor: float = 3.0
     threshold: float = 5.0
     anchor: float = 3.0
+    venue_cues: tuple[str, ...] = ()
+    title_pair: float = 2.0
     compiled: tuple[CompiledTheme, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -272,7 +288,7 @@ class Taxonomy:
         by_id = {s.id: s for s in self.specs}
         for spec in themes:
             by_id[spec.id] = _merge(by_id[spec.id], spec) if spec.id in by_id else spec
-        return Taxonomy(tuple(by_id.values()), self.title_factor, self.threshold, self.anchor)
+        return replace(self, specs=tuple(by_id.values()), compiled=())
 
     @property
     def digest(self) -> str:
@@ -281,12 +297,14 @@ class Taxonomy:
             "title_factor": self.title_factor,
             "threshold": self.threshold,
             "anchor": self.anchor,
+            "venue_cues": list(self.venue_cues),
+            "title_pair": self.title_pair,
             "themes": [
                 [
                     s.id,
                     s.threshold,
-                    [[p, s.weight(p)] for p in s.patterns],
-                    [[k, s.weight(k)] for k in s.korean],
+                    [[p, s.weight(p), s.body_weight(p)] for p in s.patterns],
+                    [[k, s.weight(k), s.body_weight(k)] for k in s.korean],
                 ]
                 for s in self.specs
             ],
@@ -296,7 +314,7 @@ class Taxonomy:
 
 
 def _spec_from_toml(raw: dict, tiers: dict[str, float]) -> ThemeSpec:
-    patterns, korean, weights = [], [], {}
+    patterns, korean, weights, body_weights = [], [], {}, {}
     for lang, target in (("en", patterns), ("ko", korean)):
         for tier, items in raw.get(lang, {}).items():
             for item in items:
@@ -304,6 +322,8 @@ def _spec_from_toml(raw: dict, tiers: dict[str, float]) -> ThemeSpec:
                     raise ValueError(f"theme {raw['id']!r}: {item!r} listed twice")
                 target.append(item)
                 weights[item] = tiers[tier]
+                if tier == "headline":
+                    body_weights[item] = tiers["headline_body"]
     return ThemeSpec(
         id=raw["id"],
         name=raw.get("name", ""),
@@ -311,6 +331,7 @@ def _spec_from_toml(raw: dict, tiers: dict[str, float]) -> ThemeSpec:
         patterns=patterns,
         korean=korean,
         weights=weights,
+        body_weights=body_weights,
         threshold=raw.get("threshold"),
     )
 
@@ -321,7 +342,12 @@ def load_taxonomy_toml(text: str) -> Taxonomy:
     tiers = data["tiers"]
     specs = tuple(_spec_from_toml(raw, tiers) for raw in data["themes"])
     return Taxonomy(
-        specs, float(data["title_factor"]), float(data["threshold"]), float(data["anchor"])
+        specs,
+        float(data["title_factor"]),
+        float(data["threshold"]),
+        float(data["anchor"]),
+        tuple(normalize_text(cue) for cue in data.get("venue_cues", ())),
+        float(data.get("title_pair", 2.0)),
     )
 
 
@@ -413,6 +439,7 @@ class Classifier:
     def classify(self, title: str, body: str) -> Classification:
         """Themes (strongest first, with evidence) and countries of one release."""
         title_n, body_n = normalize_text(title or ""), normalize_text(body or "")
+        title_n = self._without_venue(title_n)
         title_hits, body_hits = self._matcher.hits(title_n), self._matcher.hits(body_n)
         scale = min(1.0, max(0.5, len(body_n.split()) / SHORT_RELEASE_WORDS))
         tags = []
@@ -425,22 +452,35 @@ class Classifier:
         found = countries.find_countries(f"{title}\n{body}")
         return Classification(tuple(tags), found, self.version)
 
+    def _without_venue(self, title: str) -> str:
+        """The title up to its first venue cue ("on the sidelines of ..."): a venue is no subject."""
+        for cue in self.taxonomy.venue_cues:
+            at = title.find(cue)
+            if at > 0:
+                title = title[:at]
+        return title
+
     def _score(self, theme: CompiledTheme, title: list[_Hit], body: list[_Hit]) -> ThemeTag | None:
         evidence: list[tuple[float, Evidence]] = []
         score, strongest = 0.0, 0.0
+        title_terms = 0
         for where, hits in (("title", title), ("body", body)):
             for term_i, (surface, count) in _count(hits).items():
-                weight = theme.terms[term_i].weight
+                term = theme.terms[term_i]
+                weight = term.weight
+                if where == "body" and term.body_weight is not None:
+                    weight = term.body_weight
                 if weight <= 0:
                     continue
                 if where == "title":
                     gain = weight * self.taxonomy.title_factor
+                    title_terms += weight >= self.taxonomy.title_pair
                 else:
                     gain = weight * min(1 + (count - 1) / 2, BODY_REPEAT_CAP)
                 score += gain
                 strongest = max(strongest, weight)
                 evidence.append((gain, Evidence(surface, where, count)))
-        if strongest < self.taxonomy.anchor:
+        if strongest < self.taxonomy.anchor and title_terms < 2:
             return None  # context words alone ("summit", "military") never make a theme
         evidence.sort(key=lambda item: -item[0])
         return ThemeTag(theme.id, round(score, 2), tuple(e for _, e in evidence))
