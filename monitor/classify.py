@@ -49,6 +49,7 @@ from importlib import resources
 from re import _parser as sre_parser  # type: ignore[attr-defined]
 
 from monitor import countries
+from monitor.learn import ThemeModel, load_default_model, title_features
 from monitor.models import Classification, Evidence, ThemeTag
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 RULES_REVISION = 1  # bump when the matching or scoring code changes meaning
 DEFAULT_WEIGHT = 3.0  # a pattern without an explicit weight is a defining ("strong") term
 SHORT_RELEASE_WORDS = 150
+LEARNED_EVIDENCE = 3  # title words shown for a theme the model added
 BODY_REPEAT_CAP = 3.0
 _MAX_EXPANSION = 256
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -85,6 +87,7 @@ class ThemeSpec:
     threshold: float | None = None
     mode: str = "extend"
     body_weights: dict[str, float] | None = None
+    learned: bool = True  # the shipped model may add this theme (False once a user replaces it)
 
     def weight(self, pattern: str) -> float:
         """The weight of one of this spec's patterns (in a title; in a body unless overridden)."""
@@ -242,7 +245,7 @@ def compile_theme(spec: ThemeSpec) -> CompiledTheme:
 
 def _merge(base: ThemeSpec, over: ThemeSpec) -> ThemeSpec:
     if over.mode == "replace":
-        return replace(over, name=over.name or base.name, mode="extend")
+        return replace(over, name=over.name or base.name, mode="extend", learned=False)
     patterns = list(dict.fromkeys([*base.patterns, *over.patterns]))
     korean = list(dict.fromkeys([*base.korean, *over.korean]))
     weights = {**(base.weights or {}), **(over.weights or {})}
@@ -427,14 +430,46 @@ def _matcher_for(taxonomy: Taxonomy) -> _Matcher:
 
 
 class Classifier:
-    """Multi-label, rule-based: ``classify(title, body)`` → :class:`Classification`."""
+    """Multi-label: rules, plus the shipped title model → :class:`Classification`.
 
-    def __init__(self, taxonomy: Taxonomy | None = None) -> None:
+    ``model`` is the :class:`~monitor.learn.ThemeModel` that may add themes the rules missed
+    (default: the shipped one; ``use_model=False`` for rules alone, as when training it). It adds
+    only themes the taxonomy has and a config has not replaced (``mode = "replace"``).
+    """
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy | None = None,
+        model: ThemeModel | None = None,
+        *,
+        use_model: bool = True,
+    ) -> None:
         self.taxonomy = taxonomy or load_default_taxonomy()
         self._themes = self.taxonomy.compiled
         self._matcher = _matcher_for(self.taxonomy)
+        self.model = (model or load_default_model()) if use_model else None
+        learned = {s.id for s in self.taxonomy.specs if s.learned}
+        self._model_themes = (
+            tuple(t for t in self.model.themes if t in learned) if self.model else ()
+        )
         self.version = f"rules-{RULES_REVISION}+{self.taxonomy.digest}{countries.TABLE_DIGEST[:4]}"
+        if self.model is not None:
+            self.version += f"+model-{self.model.digest[:6]}"
         log.debug("classifier %s: %d themes", self.version, len(self._themes))
+
+    def model_features(self, title: str) -> set[str]:
+        """The model's features of a title: its words and the themes the rules find in it alone."""
+        title_n = self._without_venue(normalize_text(title or ""))
+        return self._model_features(title_n, self._matcher.hits(title_n))
+
+    def _model_features(self, title_n: str, title_hits: list[list[_Hit]]) -> set[str]:
+        rule_themes = []
+        for t, theme in enumerate(self._themes):
+            tag = self._score(theme, title_hits[t], [])
+            threshold = (theme.threshold or self.taxonomy.threshold) * 0.5  # no body: shortest
+            if tag is not None and tag.score >= threshold:
+                rule_themes.append(theme.id)
+        return title_features(title_n, rule_themes)
 
     def classify(self, title: str, body: str) -> Classification:
         """Themes (strongest first, with evidence) and countries of one release."""
@@ -448,9 +483,33 @@ class Classifier:
             threshold = theme.threshold or self.taxonomy.threshold
             if tag is not None and tag.score >= threshold * scale:
                 tags.append(tag)
+        if self.model is not None and self._model_themes:
+            tags.extend(self._learned(title_n, title_hits, {tag.theme for tag in tags}))
         tags.sort(key=lambda tag: -tag.score)
         found = countries.find_countries(f"{title}\n{body}")
         return Classification(tuple(tags), found, self.version)
+
+    def _learned(
+        self, title_n: str, title_hits: list[list[_Hit]], tagged: set[str]
+    ) -> list[ThemeTag]:
+        """Themes the model adds: probability >= its threshold; score is 10 x probability."""
+        assert self.model is not None
+        missing = [t for t in self._model_themes if t not in tagged]
+        if not missing or not title_n.strip():
+            return []
+        features = self._model_features(title_n, title_hits)
+        out = []
+        for pred in self.model.predict(features, missing):
+            if pred.probability < self.model.threshold:
+                continue
+            words = [f for f in pred.evidence if not f.startswith("rule:")][:LEARNED_EVIDENCE]
+            evidence = tuple(Evidence(w, "title", 1) for w in words)
+            if not evidence:  # only the rules' own title terms pushed it: show those
+                t = self.taxonomy.ids.index(pred.theme)
+                tag = self._score(self._themes[t], title_hits[t], [])
+                evidence = tag.evidence if tag is not None else ()
+            out.append(ThemeTag(pred.theme, round(10 * pred.probability, 2), evidence))
+        return out
 
     def _without_venue(self, title: str) -> str:
         """The title up to its first venue cue ("on the sidelines of ..."): a venue is no subject."""
