@@ -25,6 +25,7 @@ writes one JSON line per release: ``id``, ``title``, ``expected``, ``disputed``,
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import random
@@ -161,11 +162,16 @@ def load_examples(path: Path, known: Iterable[str] | None = None) -> list[Exampl
         known = set(known)
         unknown = sorted({t for e in examples for t in e.themes | e.disputed} - known)
         if unknown:
+            named = ", ".join(_with_hint(label, known) for label in unknown)
             raise LabelsError(
-                f"{path}: unknown theme label(s) {', '.join(map(repr, unknown))}; "
-                f"known: {', '.join(sorted(known))}"
+                f"{path}: unknown theme label(s) {named}; known: {', '.join(sorted(known))}"
             )
     return examples
+
+
+def _with_hint(label: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(label.replace(" ", "-").lower(), sorted(known), n=1)
+    return f"{label!r} (did you mean {close[0]!r}?)" if close else repr(label)
 
 
 def _labels(value: object) -> list[str]:
@@ -240,7 +246,7 @@ def fit_model(taxonomy: Taxonomy, examples: Sequence[Example]) -> ThemeModel:
     rules = Classifier(taxonomy, use_model=False)
     learned = [s.id for s in taxonomy.specs if s.learned]
     keys = sorted({title_key(normalize_text(e.title)) for e in examples})
-    return train(training_samples(rules, examples), learned, keys=keys)
+    return train(training_samples(rules, examples), learned, keys=keys, rules=taxonomy.digest)
 
 
 def folds_of(n: int, k: int, seed: int = DEFAULT_SEED) -> list[int]:

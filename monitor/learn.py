@@ -81,6 +81,7 @@ class ThemeModel:
     bias: dict[str, float]
     threshold: float = DEFAULT_THRESHOLD
     trained_on: tuple[str, ...] = ()  # short hashes of the training titles (overlap warnings)
+    rules: str = ""  # digest of the taxonomy whose title themes were features when trained
 
     @property
     def themes(self) -> tuple[str, ...]:
@@ -118,6 +119,7 @@ class ThemeModel:
                     t: {f: round(w, 4) for f, w in sorted(ws.items())}
                     for t, ws in self.weights.items()
                 },
+                "rules": self.rules,
                 "trained_on": list(self.trained_on),
             },
             ensure_ascii=False,
@@ -136,6 +138,7 @@ class ThemeModel:
             bias=dict(raw["bias"]),
             threshold=float(raw["threshold"]),
             trained_on=tuple(raw.get("trained_on", ())),
+            rules=str(raw.get("rules", "")),
         )
 
 
@@ -158,6 +161,7 @@ def train(
     c: float = DEFAULT_C,
     threshold: float = DEFAULT_THRESHOLD,
     keys: Sequence[str] = (),
+    rules: str = "",
 ) -> ThemeModel:
     """Fit one L2 logistic regression per theme on ``(features, themes, disputed)`` samples.
 
@@ -173,7 +177,9 @@ def train(
             "training the theme model needs scikit-learn: pip install 'mofa-monitor[train]'"
         ) from exc
     vectorizer = DictVectorizer()
-    matrix = vectorizer.fit_transform([dict.fromkeys(f, 1) for f, _, _ in samples])
+    matrix = vectorizer.fit_transform([dict.fromkeys(f, 1) for f, _, _ in samples]).tocsr()
+    matrix.indices = matrix.indices.astype("int32")  # liblinear takes 32-bit indices only
+    matrix.indptr = matrix.indptr.astype("int32")
     names = vectorizer.get_feature_names_out()
     weights: dict[str, dict[str, float]] = {}
     bias: dict[str, float] = {}
@@ -182,13 +188,14 @@ def train(
         labels = [theme in samples[i][1] for i in rows]
         if not any(labels):
             continue
-        fit = LogisticRegression(C=c, max_iter=2000).fit(matrix[rows], labels)
+        # liblinear: exact for data this small, and ~10x faster than lbfgs (CV in tests stays fast)
+        fit = LogisticRegression(C=c, solver="liblinear").fit(matrix[rows], labels)
         coef = fit.coef_[0]
         weights[theme] = {
             str(names[j]): float(coef[j]) for j in range(len(names)) if abs(coef[j]) >= MIN_WEIGHT
         }
         bias[theme] = float(fit.intercept_[0])
-    return ThemeModel(weights, bias, threshold, tuple(keys))
+    return ThemeModel(weights, bias, threshold, tuple(keys), rules)
 
 
 def describe(model: ThemeModel) -> dict[str, Any]:
