@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     f1, tp, fp, fn = agreement(a, b)
     print(f"{len(rows)} releases: {half} dev, {len(rows) - half} held-out")
-    print(f"inter-annotator agreement (A vs B): micro-F1 {f1:.3f} (agreed {tp}, A only {fp}, B only {fn})")
+    print(
+        f"inter-annotator agreement (A vs B): micro-F1 {f1:.3f} (agreed {tp}, A only {fp}, B only {fn})"
+    )
     return 0
 
 

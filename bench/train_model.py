@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if same else 1
     text = fit_model(taxonomy, examples).to_json() + "\n"
     SHIPPED.write_text(text, encoding="utf-8")
-    print(f"trained on {len(examples)} releases: {describe(ThemeModel.from_json(text))} -> {SHIPPED}")
+    print(
+        f"trained on {len(examples)} releases: {describe(ThemeModel.from_json(text))} -> {SHIPPED}"
+    )
     return 0
 
 

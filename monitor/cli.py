@@ -109,10 +109,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "file", type=Path, nargs="+", metavar="FILE.jsonl", help="labelled releases (title, themes)"
     )
-    p.add_argument("--cv", type=_positive, metavar="K", help="K-fold cross-validation (model retrained per fold)")
+    p.add_argument(
+        "--cv",
+        type=_positive,
+        metavar="K",
+        help="K-fold cross-validation (model retrained per fold)",
+    )
     p.add_argument("--seed", type=int, default=13, help="fold shuffle seed (default 13)")
-    p.add_argument("--train", type=Path, action="append", default=[], metavar="FILE.jsonl", help="also train every fold on this file (with --cv)")
-    p.add_argument("--predictions", type=Path, metavar="OUT.jsonl", help="write id, expected, predicted, evidence per release")
+    p.add_argument(
+        "--train",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE.jsonl",
+        help="also train every fold on this file (with --cv)",
+    )
+    p.add_argument(
+        "--predictions",
+        type=Path,
+        metavar="OUT.jsonl",
+        help="write id, expected, predicted, evidence per release",
+    )
     p = add("demo")
     p.add_argument(
         "--dir",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -34,10 +35,30 @@ MODEL_SCHEMA = 1
 RULE_PREFIX = "rule:"
 DEFAULT_C = 4.0  # inverse L2 strength; chosen before cross-validation, not searched on it
 DEFAULT_THRESHOLD = 0.5
-MIN_WEIGHT = 0.02  # smaller weights are dropped from the shipped file (they never decide)
+MIN_WEIGHT = 0.05  # smaller weights are dropped from the shipped file (they never decide)
 
 _TOKEN = re.compile(r"[a-z0-9]+|[\uac00-\ud7a3]+")
-_FUNCTION_WORDS = frozenset("the a an of and to in on for with at by from as is be its".split())
+_FUNCTION_WORDS = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "of",
+        "and",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "at",
+        "by",
+        "from",
+        "as",
+        "is",
+        "be",
+        "its",
+    ]
+)
 
 
 def _stem(word: str) -> str:
@@ -57,7 +78,7 @@ def title_features(normalized_title: str, rule_themes: Iterable[str] = ()) -> se
     out = {w for w in words if w not in _FUNCTION_WORDS}
     out.update(
         f"{a} {b}"
-        for a, b in zip(words, words[1:], strict=False)
+        for a, b in itertools.pairwise(words)
         if a not in _FUNCTION_WORDS and b not in _FUNCTION_WORDS
     )
     out.update(RULE_PREFIX + t for t in rule_themes)

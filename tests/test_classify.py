@@ -255,7 +255,9 @@ class TestTitleAwareRules:
             ("Travel-Alert Level Adjusted for Parts of Mali", "consular-safety"),
         ],
     )
-    def test_vocabulary_of_real_titles(self, classifier: Classifier, title: str, theme: str) -> None:
+    def test_vocabulary_of_real_titles(
+        self, classifier: Classifier, title: str, theme: str
+    ) -> None:
         """Kinds of release the old rules missed half the time (written for these tests)."""
         assert theme in themes_of(classifier, title, "")
 
