@@ -520,7 +520,7 @@ class Classifier:
         for pred in self.model.predict(features, missing):
             if pred.probability < self.model.threshold:
                 continue
-            words = [f for f in pred.evidence if not f.startswith("rule:")][:LEARNED_EVIDENCE]
+            words = [f for f in pred.evidence if _readable(f)][:LEARNED_EVIDENCE]
             evidence = tuple(Evidence(w, "title", 1) for w in words)
             if not evidence:  # only the rules' own title terms pushed it: show those
                 t = self.taxonomy.ids.index(pred.theme)
@@ -561,6 +561,11 @@ class Classifier:
             return None  # context words alone ("summit", "military") never make a theme
         evidence.sort(key=lambda item: -item[0])
         return ThemeTag(theme.id, round(score, 2), tuple(e for _, e in evidence))
+
+
+def _readable(feature: str) -> bool:
+    """A model feature worth showing as evidence: words, not a rule flag, a letter or a number."""
+    return not feature.startswith("rule:") and len(feature) > 1 and not feature.isdigit()
 
 
 def _count(hits: list[_Hit]) -> dict[int, tuple[str, int]]:
