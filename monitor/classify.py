@@ -526,6 +526,8 @@ class Classifier:
                 t = self.taxonomy.ids.index(pred.theme)
                 tag = self._score(self._themes[t], title_hits[t], [])
                 evidence = tag.evidence if tag is not None else ()
+            if not evidence:
+                continue  # every tag must say why; a model guess from the bias alone does not
             out.append(ThemeTag(pred.theme, round(10 * pred.probability, 2), evidence))
         return out
 

@@ -274,6 +274,12 @@ class TestModel:
         assert [(e.term, e.where) for e in tag.evidence] == [("quokka", "title")]
         assert tag.score == pytest.approx(10 / (1 + math.exp(-3.0)), abs=0.01)
 
+    def test_no_tag_without_evidence(self) -> None:
+        """A model that would tag from its bias alone names no word: no tag, since every tag
+        must say why it was given."""
+        model = ThemeModel({"cyber": {"quokka": 1.0}}, {"cyber": 5.0})
+        assert themes_of(Classifier(model=model), "Nothing Here", "") == set()
+
     def test_replaced_theme_is_left_to_the_users_patterns(self) -> None:
         """mode='replace' means the user's patterns alone decide that theme."""
         model = ThemeModel({"cyber": {"quokka": 5.0}}, {"cyber": -2.0})
