@@ -105,8 +105,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=_date, required=True, metavar="YYYY-MM-DD")
     p.add_argument("--source", metavar="ID", help="only this source (default: every board source)")
     add("reclassify")
-    add("eval").add_argument(
-        "file", type=Path, metavar="FILE.jsonl", help="labelled releases (title, body, themes)"
+    p = add("eval")
+    p.add_argument(
+        "file", type=Path, nargs="+", metavar="FILE.jsonl", help="labelled releases (title, themes)"
+    )
+    p.add_argument(
+        "--cv",
+        type=_positive,
+        metavar="K",
+        help="K-fold cross-validation (model retrained per fold)",
+    )
+    p.add_argument("--seed", type=int, default=13, help="fold shuffle seed (default 13)")
+    p.add_argument(
+        "--train",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE.jsonl",
+        help="also train every fold on this file (with --cv)",
+    )
+    p.add_argument(
+        "--predictions",
+        type=Path,
+        metavar="OUT.jsonl",
+        help="write id, expected, predicted, evidence per release",
     )
     p = add("demo")
     p.add_argument(

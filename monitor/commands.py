@@ -241,10 +241,28 @@ def reclassify(args: argparse.Namespace, out: TextIO) -> int:
 
 @command("eval")
 def evaluate(args: argparse.Namespace, out: TextIO) -> int:
-    """Score the classifier against labelled releases: per-theme precision, recall, F1."""
+    """Score the classifier against labelled releases: per-theme precision, recall, F1.
+
+    With --cv K, a K-fold cross-validation (the honest figure for labels the model may have
+    seen). The config's [[themes]] apply when a config file is given or ./config.toml exists.
+    """
+    from monitor.classify import Classifier
     from monitor.evaluate import main_eval
 
-    return main_eval(args.file, out=out)
+    classifier = None
+    if args.config or config_path(args).exists():
+        from monitor.app import build_taxonomy
+
+        classifier = Classifier(build_taxonomy(load(args)))
+    return main_eval(
+        args.file,
+        out=out,
+        classifier=classifier,
+        cv=args.cv,
+        seed=args.seed,
+        train_paths=args.train,
+        predictions=args.predictions,
+    )
 
 
 @command("demo")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,11 @@ from monitor.classify import (
     normalize_text,
     pattern_errors,
 )
-from monitor.evaluate import evaluate, load_examples
+from monitor.evaluate import cross_validate, load_examples
+from monitor.learn import ThemeModel, load_default_model
 
-DEV = Path(__file__).parent / "data" / "dev.jsonl"
-HELDOUT = Path(__file__).parent / "data" / "heldout.jsonl"
+DATA = Path(__file__).parent / "data"
+DEV = DATA / "dev.jsonl"
 FILLER = " ".join(["The two sides discussed bilateral relations and agreed to meet again."] * 20)
 
 # Realistic releases written for these tests (not from the dev set): title, body, expected.
@@ -223,21 +225,102 @@ class TestOverrides:
         assert "ops" in themes_of(classifier, "Operation Desert Shield Anniversary", "")
 
 
-class TestDevSet:
-    def test_micro_f1_regression(self, classifier: Classifier) -> None:
-        """Pins the quality reached on the 25 labelled releases (0.978 when pinned)."""
-        report = evaluate(classifier, load_examples(DEV))
-        assert report.micro.f1 >= 0.97
+class TestTitleAwareRules:
+    def test_headline_term_tags_in_title_not_in_body(self, classifier: Classifier) -> None:
+        """'UN' defines a subject in a title but is context in a body (the headline tier)."""
+        assert "multilateral" in themes_of(classifier, "Korea Hosts UN Forum on Oceans", FILLER)
+        body = f"{FILLER} The UN and the United Nations were mentioned. {FILLER}"
+        assert "multilateral" not in themes_of(classifier, "Foreign Ministers Meet", body)
+
+    def test_venue_is_not_a_subject(self, classifier: Classifier) -> None:
+        """DESIGN §4: a bilateral meeting "on the sidelines of" a body is not multilateral."""
+        venue = "ROK-Colombia Foreign Ministers Meet on the Sidelines of the UN General Assembly"
+        assert "multilateral" not in themes_of(classifier, venue, "")
+        assert "multilateral" in themes_of(classifier, "UN General Assembly Adopts Resolution", "")
+
+    def test_two_medium_terms_in_title_make_a_subject(self, classifier: Classifier) -> None:
+        """No defining term, but two context terms in a title: aid to a flood-hit country."""
+        title = "Government Decides to Provide US$300,000 to Flood-hit Kenya"
+        assert "humanitarian-aid" in themes_of(classifier, title, "")
+
+    @pytest.mark.parametrize(
+        ("title", "theme"),
+        [
+            ("The 1st Korea-Israel Joint Economic Committee to be Held", "economy-trade"),
+            ("ROK and Serbia Sign their Agreement for Air Services", "economy-trade"),
+            ("Korea and Brazil Sign Social Security Agreement", "economy-trade"),
+            ("Outcome of the 26th ASEM Senior Officials' Meeting", "multilateral"),
+            ("Korea Re-elected to the Board of Governors of the IAEA", "multilateral"),
+            ("OECD Ministerial Council Meeting Takes Place in Paris", "multilateral"),
+            ("Travel-Alert Level Adjusted for Parts of Mali", "consular-safety"),
+        ],
+    )
+    def test_vocabulary_of_real_titles(
+        self, classifier: Classifier, title: str, theme: str
+    ) -> None:
+        """Kinds of release the old rules missed half the time (written for these tests)."""
+        assert theme in themes_of(classifier, title, "")
 
 
-class TestHeldOutSet:
-    def test_micro_f1_regression(self, classifier: Classifier) -> None:
-        """Pins the quality on 55 synthetic releases of typical kinds (0.939 when pinned).
+class TestModel:
+    def test_model_adds_a_theme_with_its_words_as_evidence(self) -> None:
+        """A theme no rule finds is added by the model, and its evidence names title words."""
+        model = ThemeModel({"cyber": {"quokka": 5.0}}, {"cyber": -2.0})
+        rules_only = Classifier(use_model=False)
+        with_model = Classifier(model=model)
+        title = "Quokka Delegation Visits Seoul"
+        assert "cyber" not in themes_of(rules_only, title, "")
+        tag = next(t for t in with_model.classify(title, "").themes if t.theme == "cyber")
+        assert [(e.term, e.where) for e in tag.evidence] == [("quokka", "title")]
+        assert tag.score == pytest.approx(10 / (1 + math.exp(-3.0)), abs=0.01)
 
-        Labelled by DESIGN §4 before the rules were measured on them; mundane releases with no
-        theme are included on purpose, so precision counts as much as recall.
-        """
-        report = evaluate(classifier, load_examples(HELDOUT))
+    def test_no_tag_without_evidence(self) -> None:
+        """A model that would tag from its bias alone names no word: no tag, since every tag
+        must say why it was given."""
+        model = ThemeModel({"cyber": {"quokka": 1.0}}, {"cyber": 5.0})
+        assert themes_of(Classifier(model=model), "Nothing Here", "") == set()
+
+    def test_replaced_theme_is_left_to_the_users_patterns(self) -> None:
+        """mode='replace' means the user's patterns alone decide that theme."""
+        model = ThemeModel({"cyber": {"quokka": 5.0}}, {"cyber": -2.0})
+        spec = ThemeSpec(id="cyber", patterns=["deepfakes?"], mode="replace")
+        classifier = Classifier(load_default_taxonomy().with_overrides([spec]), model)
+        assert "cyber" not in themes_of(classifier, "Quokka Delegation Visits Seoul", "")
+
+    def test_shipped_model_matches_the_rules(self) -> None:
+        """The model takes the rules' title themes as features: retrain after changing rules
+        (`python -m bench.train_model`); this fails when the shipped file is stale."""
+        assert load_default_model().rules == load_default_taxonomy().digest
+
+    def test_features_are_words_pairs_and_rule_themes(self) -> None:
+        """Function words drop out, plurals fold, pairs of content words and rule themes join."""
+        feats = Classifier(use_model=False).model_features("Korea Holds Talks on Sanctions")
+        assert {"korea", "hold", "talk", "sanction", "korea hold", "rule:sanctions"} <= feats
+        assert "on" not in feats and "talk on" not in feats
+
+
+class TestRealData:
+    """Quality pins, measured only by cross-validation on real labelled releases.
+
+    The model is retrained per fold, the rules are fixed. Pinned a few points below the figure
+    measured when pinned (titles 0.921, bodies 0.949), so noise does not fail them but a real
+    regression does.
+    """
+
+    def test_titles_cross_validated(self) -> None:
+        """700 real titles (titles_dev + titles_new_dev), 5 folds."""
+        titles = load_examples(DATA / "titles_dev.jsonl") + load_examples(
+            DATA / "titles_new_dev.jsonl"
+        )
+        report = cross_validate(titles, k=5, extra_training=load_examples(DEV))
+        assert report.micro.f1 >= 0.89 and report.micro.recall >= 0.86
+
+    def test_bodies_cross_validated(self) -> None:
+        """25 real releases with body, 5 folds (the model also trains on the titles)."""
+        titles = load_examples(DATA / "titles_dev.jsonl") + load_examples(
+            DATA / "titles_new_dev.jsonl"
+        )
+        report = cross_validate(load_examples(DEV), k=5, extra_training=titles)
         assert report.micro.f1 >= 0.92
 
 
