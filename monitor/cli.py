@@ -73,11 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # The global options are accepted after the subcommand too (`releases --config FILE`);
+    # SUPPRESS keeps a value given before it when none is given after.
+    globals_after = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    globals_after.add_argument("--config", type=Path, help="as before the command")
+    globals_after.add_argument("-v", "--verbose", action="count", help="as before the command")
+    globals_after.add_argument("--log-format", choices=("text", "json"), help="as before")
 
     def add(name: str) -> argparse.ArgumentParser:
         handler, doc = _COMMANDS[name]
         summary = doc.partition("\n")[0]
-        p = sub.add_parser(name, help=summary, description=doc)
+        p = sub.add_parser(name, help=summary, description=doc, parents=[globals_after])
         p.set_defaults(handler=handler)
         return p
 
@@ -107,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("reclassify")
     add("eval").add_argument(
         "file", type=Path, metavar="FILE.jsonl", help="labelled releases (title, body, themes)"
+    )
+    add("subscribers").add_argument("--json", action="store_true", help="one JSON object per line")
+    add("unsubscribe").add_argument("email", metavar="EMAIL")
+    p = add("resubscribe")
+    p.add_argument("email", metavar="EMAIL")
+    p.add_argument(
+        "--yes", action="store_true", help="also when the reader unsubscribed themselves"
     )
     p = add("demo")
     p.add_argument(

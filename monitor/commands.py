@@ -125,6 +125,15 @@ def preview(args: argparse.Namespace, out: TextIO) -> int:
     if sub is None:
         raise MonitorError(f"{args.subscriber} is not a subscriber in {config.path}")
     with App(config) as app:
+        suppression = app.store.suppressions().get(sub.email.lower())
+        if suppression is not None:
+            from monitor.subscriptions import describe_suppression
+
+            print(
+                f"note: {sub.email} is unsubscribed {describe_suppression(suppression)}: "
+                "nothing is sent to them (`mofa-monitor resubscribe` undoes it)",
+                file=sys.stderr,
+            )
         digest = outbox.preview(config, app.store, sub, utcnow())
         secret = outbox.unsubscribe_secret(config, app.store)
         links = unsubscribe_links(
@@ -163,12 +172,15 @@ def send_test(args: argparse.Namespace, out: TextIO) -> int:
 
 @command("status")
 def status(args: argparse.Namespace, out: TextIO) -> int:
-    """Per source: last poll, last success, failures, last error; deliveries by state."""
+    """Per source: last poll, last success, failures, last error; deliveries and subscribers by state."""
     with App(load(args)) as app:
         health = {h.id: h for h in app.store.sources()}
         counts = app.store.delivery_counts()
         total = app.store.count_releases()
         configured = app.config.sources
+        from monitor.subscriptions import state_counts, subscriber_states
+
+        subscribers = state_counts(subscriber_states(app.config, app.store))
 
     def when(value: dt.datetime | None) -> str:
         return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z") if value else "never"
@@ -189,6 +201,11 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
                 print(f"  last error:   {h.last_error}", file=out)
     print(f"releases stored: {total}", file=out)
     print("deliveries: " + ", ".join(f"{n} {state}" for state, n in counts.items()), file=out)
+    print(
+        f"subscribers: {subscribers['active']} active, {subscribers['unsubscribed']} unsubscribed, "
+        f"{subscribers['removed']} removed from the config (see `mofa-monitor subscribers`)",
+        file=out,
+    )
     return 0
 
 
@@ -263,3 +280,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     from monitor.service import run_service
 
     return run_service(config_path(args), out=out)
+
+
+# The subscriber commands (subscribers, unsubscribe, resubscribe) live in their own module.
+from monitor import subscriptions  # noqa: E402, F401

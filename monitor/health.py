@@ -260,7 +260,10 @@ class HealthHandler(BaseHTTPRequestHandler):
             return
         size = int(declared)
         body = self.rfile.read(size).decode("utf-8", "replace") if size else ""
-        self._unsubscribe(unsubscribe_token(urlsplit(self.path).query, parse_qs(body)))
+        form = parse_qs(body)
+        # RFC 8058 §3.1: a mail client's one-click POST carries "List-Unsubscribe=One-Click".
+        how = "one-click" if form.get("List-Unsubscribe") == ["One-Click"] else "confirmation page"
+        self._unsubscribe(unsubscribe_token(urlsplit(self.path).query, form), how)
 
     def _healthz(self) -> None:
         try:
@@ -287,14 +290,14 @@ class HealthHandler(BaseHTTPRequestHandler):
         body = _CONFIRM.format(email=html.escape(email), token=html.escape(token or ""))
         self._send(200, page("Unsubscribe", body), "text/html; charset=utf-8")
 
-    def _unsubscribe(self, token: str | None) -> None:
+    def _unsubscribe(self, token: str | None, how: str) -> None:
         email, store = self._verified(token)
         try:
             if email is None:
                 self._send(400, b"invalid or missing unsubscribe token\n")
                 return
-            if store.suppress(email, "unsubscribe link"):
-                log.info("unsubscribed %s via the unsubscribe endpoint", email)
+            if store.suppress(email, how):
+                log.info("unsubscribed %s via the unsubscribe endpoint (%s)", email, how)
         finally:
             store.close()
         body = f"<p>{html.escape(email)} will receive no more digests.</p>"

@@ -70,6 +70,26 @@ class StoredVersion:
     revision: int
 
 
+#: How a reader unsubscribes themselves: the button of the confirmation page, or an RFC 8058
+#: one-click POST from their mail client ("unsubscribe link" is what 0.1.0 recorded for both).
+READER_REASONS = ("one-click", "confirmation page", "unsubscribe link")
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """An address that must not be mailed: since when, how (``reason``) and by whom."""
+
+    email: str
+    created_at: dt.datetime
+    reason: str
+    actor: str | None
+
+    @property
+    def by_reader(self) -> bool:
+        """Whether the reader asked for it (then only a deliberate operator may undo it)."""
+        return self.reason in READER_REASONS
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One row of the outbox: a digest for one subscriber, frozen at planning time."""
@@ -668,22 +688,94 @@ class Store(OutboxMixin, Closing):
                 [(e.lower(), now) for e in emails],
             )
 
-    def suppress(self, email: str, reason: str) -> bool:
-        """Stop all mail to an address; True if it was not suppressed before."""
+    def suppress(self, email: str, reason: str, *, actor: str | None = None) -> bool:
+        """Stop all mail to an address; True if it was not suppressed before.
+
+        ``reason`` says how (one of :data:`READER_REASONS` when the reader did it, else e.g.
+        ``"operator"``); ``actor`` who, when an operator did it. Both are logged.
+        """
+        now = _ts(utcnow())
         with self.transaction() as db:
             cursor = db.execute(
-                "INSERT INTO suppressions(email, created_at, reason) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (email.lower(), _ts(utcnow()), reason),
+                "INSERT INTO suppressions(email, created_at, reason, actor) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (email.lower(), now, reason, actor),
             )
+            if cursor.rowcount == 1:
+                db.execute(
+                    "INSERT INTO subscription_log(email, at, action, how, actor) "
+                    "VALUES (?, ?, 'unsubscribe', ?, ?)",
+                    (email.lower(), now, reason, actor),
+                )
         return cursor.rowcount == 1
 
     def suppressed(self) -> set[str]:
         """Addresses that unsubscribed; they win over the config file."""
         return {r[0] for r in self.db.execute("SELECT email FROM suppressions")}
 
+    def suppressions(self) -> dict[str, Suppression]:
+        """Every suppression by (lower-case) address."""
+        rows = self.db.execute("SELECT * FROM suppressions")
+        return {r["email"]: _suppression_from_row(r) for r in rows}
+
+    def unsuppress(self, email: str, *, actor: str | None, now: dt.datetime) -> Suppression | None:
+        """Lift a suppression; the address then gets only releases first seen from ``now``.
+
+        Without moving the planning window, the first digest after a resubscription would carry
+        everything published while the reader was away. Returns the lifted suppression, or None.
+        """
+        email = email.lower()
+        with self.transaction() as db:
+            row = db.execute("SELECT * FROM suppressions WHERE email = ?", (email,)).fetchone()
+            if row is None:
+                return None
+            db.execute("DELETE FROM suppressions WHERE email = ?", (email,))
+            db.execute(
+                "UPDATE subscribers SET planned_until = ? WHERE email = ?", (_ts(now), email)
+            )
+            db.execute(
+                "INSERT INTO subscription_log(email, at, action, how, actor) "
+                "VALUES (?, ?, 'resubscribe', 'operator', ?)",
+                (email, _ts(now), actor),
+            )
+        return _suppression_from_row(row)
+
+    def known_subscribers(self) -> dict[str, dt.datetime]:
+        """Every address ever configured (lower-case) → when it was first seen."""
+        rows = self.db.execute("SELECT email, added_at FROM subscribers")
+        return {r[0]: dt.datetime.fromisoformat(r[1]) for r in rows}
+
+    def subscriber_deliveries(self) -> dict[str, tuple[dt.datetime | None, int, int]]:
+        """Per address: (last digest sent, pending deliveries, failed deliveries)."""
+        rows = self.db.execute(
+            "SELECT subscriber, MAX(sent_at), SUM(status = 'pending'), SUM(status = 'failed') "
+            "FROM deliveries GROUP BY subscriber"
+        )
+        return {r[0]: (_parse_ts(r[1]), int(r[2] or 0), int(r[3] or 0)) for r in rows}
+
+    def rebase_urls(self, old: str, new: str) -> int:
+        """Replace the prefix ``old`` of release and attachment links by ``new`` (the demo's
+        local board is gone once it exits; its releases are the ministry's own)."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE releases SET url = ? || substr(url, ?), attachments = replace(attachments, ?, ?) "
+                "WHERE substr(url, 1, ?) = ?",
+                (new, len(old) + 1, old, new, len(old), old),
+            )
+        return cursor.rowcount
+
 
 def _attachments_json(attachments: Iterable[Attachment]) -> str:
     return json.dumps([{"name": a.name, "url": a.url} for a in attachments], ensure_ascii=False)
+
+
+def _suppression_from_row(row: sqlite3.Row) -> Suppression:
+    return Suppression(
+        email=row["email"],
+        created_at=dt.datetime.fromisoformat(row["created_at"]),
+        reason=row["reason"],
+        actor=row["actor"],
+    )
 
 
 def _source_from_row(row: sqlite3.Row) -> SourceHealth:

@@ -192,6 +192,7 @@ class TestUnsubscribe:
             status, _, body = endpoint.request("/unsubscribe", data=data)
             assert status == 200 and "will receive no more digests" in body
         assert store.suppressed() == {self.ADDRESS}
+        assert store.suppressions()[self.ADDRESS].reason == "confirmation page"
 
     def test_rfc8058_one_click_with_token_in_url(
         self, endpoint: Endpoint, config: Config, store: Store
@@ -201,6 +202,8 @@ class TestUnsubscribe:
         status, _, _ = endpoint.request(url, data=b"List-Unsubscribe=One-Click")
         assert status == 200
         assert store.suppressed() == {self.ADDRESS}
+        suppression = store.suppressions()[self.ADDRESS]
+        assert (suppression.reason, suppression.by_reader) == ("one-click", True)
 
     @pytest.mark.parametrize(
         "path, data",
