@@ -24,12 +24,18 @@ from monitor.store import utcnow
 @command("check-config")
 def check_config(args: argparse.Namespace, out: TextIO) -> int:
     """Validate the configuration; exit 0, or 2 listing every problem as FILE: path: message."""
+    from monitor.subscriptions import config_warnings, unsubscribed_in_config
+
     config = load(args)
+    unsubscribed = unsubscribed_in_config(config)
     print(
         f"{config.path}: OK — {len(config.sources)} source(s), {len(config.subscribers)} "
-        f"subscriber(s), {len(config.themes)} custom theme(s), state in {config.state_dir}",
+        f"subscriber(s){f' ({unsubscribed} unsubscribed)' if unsubscribed else ''}, "
+        f"{len(config.themes)} custom theme(s), state in {config.state_dir}",
         file=out,
     )
+    for warning in config_warnings(config):
+        print(f"{config.path}: warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -6,8 +6,10 @@ and the sender only hands the :class:`~email.message.EmailMessage` to a transpor
 
 Selection rule of :func:`matches` — ``(themes OR keywords) AND countries AND NOT exclude``:
 
-* ``themes`` unset or empty: every release, tagged or not; otherwise a release needs one of them;
-* ``keywords`` add releases outside the themes whose title or body contains one (case-insensitive);
+* ``themes`` and ``keywords`` both unset or empty: every release, tagged or not;
+* ``themes`` set: a release tagged with one of them;
+* ``keywords`` set: a release whose title or body contains one (case-insensitive) — with no
+  ``themes``, only those (a subscription on keywords alone);
 * ``countries``, when set, is a further requirement: the release must name one of them;
 * ``exclude`` drops a release whose title or body contains one, whatever else matched.
 """
@@ -101,9 +103,9 @@ def matches(subscriber: SubscriberConfig, release: Release) -> bool:
         named = {code.upper() for code in release.countries}
         if not named & {code.upper() for code in subscriber.countries}:
             return False
-    if not subscriber.themes:
+    if not subscriber.themes and not any(k.strip() for k in subscriber.keywords):
         return True
-    if set(subscriber.themes) & set(release.theme_ids):
+    if set(subscriber.themes or ()) & set(release.theme_ids):
         return True
     return _contains_any(text, subscriber.keywords)
 

@@ -28,7 +28,7 @@ from monitor.app import App
 from monitor.cli import command, load
 from monitor.config import Config
 from monitor.errors import MonitorError
-from monitor.store import Store, Suppression, utcnow
+from monitor.store import DB_NAME, Store, Suppression, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,43 @@ def operator_name() -> str:
         user = f"uid {os.getuid()}"
     sudo = os.environ.get("SUDO_USER")
     return f"{user} (via sudo from {sudo})" if sudo and sudo != user else user
+
+
+def unsubscribed_in_config(config: Config) -> int:
+    """How many configured subscribers are suppressed; 0 when there is no state yet.
+
+    Reads an existing database only: ``check-config`` must not create a state folder.
+    """
+    if not (config.state_dir / DB_NAME).is_file():
+        return 0
+    with Store.in_dir(config.state_dir) as store:
+        suppressed = store.suppressed()
+    return sum(s.email.lower() in suppressed for s in config.subscribers)
+
+
+def config_warnings(config: Config) -> list[str]:
+    """What is valid but fragile: an unsubscribe secret that lives only in the state folder.
+
+    The one-click links of every digest already sent are HMACs under that secret; if it is
+    generated (kept in the database) a recreated state folder invalidates them all.
+    """
+    mail = config.mail
+    if mail.unsubscribe_url is None:
+        return []
+    where = f"{config.state_dir / DB_NAME}"
+    if mail.unsubscribe_secret_env is None:
+        return [
+            "mail.unsubscribe_secret_env is not set: the unsubscribe secret is generated and kept "
+            f"only in {where}; if that file is lost, every unsubscribe link already sent stops "
+            "working — set it (see README, Backups)"
+        ]
+    if not os.environ.get(mail.unsubscribe_secret_env):
+        return [
+            f"mail.unsubscribe_secret_env names ${mail.unsubscribe_secret_env}, which is not set "
+            f"here: the generated secret in {where} is used instead, and links signed with the "
+            "configured one will not verify"
+        ]
+    return []
 
 
 # --- commands ------------------------------------------------------------------------------

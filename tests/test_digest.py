@@ -120,6 +120,10 @@ class TestMatches:
             True,
         ),
         ("blank keyword matches nothing", {"themes": ["cyber"], "keywords": [" "]}, AID, False),
+        ("keywords alone: a release containing one", {"keywords": ["gaza"]}, AID, True),
+        ("keywords alone: nothing else", {"keywords": ["gaza"]}, NK, False),
+        ("keywords alone: not untagged ones", {"keywords": ["gaza"]}, UNTAGGED, False),
+        ("blank keywords alone: everything", {"keywords": [" "]}, UNTAGGED, True),
         (
             "exclude drops a theme match",
             {"themes": ["north-korea"], "exclude": ["Missile"]},

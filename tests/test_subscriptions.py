@@ -231,3 +231,67 @@ def test_resubscribed_reader_gets_only_what_is_new_from_then_on(tmp_path: Path) 
         assert outbox.preview(config, store, sub, utcnow()).items == ()
         insert(store, 4)
         assert [i.release.seq for i in outbox.preview(config, store, sub, utcnow()).items] == [4]
+
+
+class TestCheckConfig:
+    def test_counts_unsubscribed_readers(self, folder: Path) -> None:
+        result = cli("check-config", cwd=folder)
+        assert result.returncode == 0, result.stderr
+        assert (
+            "OK — 1 source(s), 3 subscriber(s) (1 unsubscribed), 0 custom theme(s)" in result.stdout
+        )
+
+    def test_no_state_folder_is_created(self, tmp_path: Path) -> None:
+        (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
+        result = cli("check-config", cwd=tmp_path)
+        assert result.returncode == 0 and "3 subscriber(s), 0 custom" in result.stdout
+        assert not (tmp_path / "state").exists()
+
+    @pytest.mark.parametrize(
+        ("mail", "env", "warning"),
+        [
+            ("", {}, None),  # mailto links only: no secret involved
+            (
+                'unsubscribe_url = "https://m.example.org/unsubscribe"\n',
+                {},
+                "mail.unsubscribe_secret_env is not set: the unsubscribe secret is generated and "
+                "kept only in {state}; if that file is lost, every unsubscribe link already sent "
+                "stops working — set it (see README, Backups)",
+            ),
+            (
+                'unsubscribe_url = "https://m.example.org/unsubscribe"\n'
+                'unsubscribe_secret_env = "TEST_UNSUB_SECRET"\n',
+                {},
+                "mail.unsubscribe_secret_env names $TEST_UNSUB_SECRET, which is not set here: the "
+                "generated secret in {state} is used instead, and links signed with the "
+                "configured one will not verify",
+            ),
+            (
+                'unsubscribe_url = "https://m.example.org/unsubscribe"\n'
+                'unsubscribe_secret_env = "TEST_UNSUB_SECRET"\n',
+                {"TEST_UNSUB_SECRET": "s3cret-from-the-environment"},
+                None,
+            ),
+        ],
+        ids=["no-https-links", "generated", "configured-but-unset", "configured"],
+    )
+    def test_warns_when_the_unsubscribe_secret_is_generated(
+        self, tmp_path: Path, mail: str, env: dict[str, str], warning: str | None
+    ) -> None:
+        (tmp_path / "config.toml").write_text(f"[mail]\n{mail}", encoding="utf-8")
+        environment = {k: v for k, v in os.environ.items() if k != "TEST_UNSUB_SECRET"}
+        result = subprocess.run(
+            [sys.executable, "-m", "monitor", "check-config"],
+            cwd=tmp_path,
+            env={**environment, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0 and ": OK — " in result.stdout
+        state = (tmp_path / "state" / "monitor.sqlite3").resolve()
+        expected = (
+            [] if warning is None else [f"config.toml: warning: {warning.format(state=state)}"]
+        )
+        assert result.stderr.splitlines() == expected
