@@ -187,7 +187,10 @@ def render_html(
 
 
 def _period(digest: Digest) -> str:
-    """``2026-11-27`` / ``2026-W48`` from the digest key, else the creation date."""
+    """``2026-11-27`` from a daily key, the label of a weekly one (``23–30 Nov 2026``: the
+    days covered, not the ISO week the key names), else the creation date."""
+    if digest.key.startswith("weekly:"):
+        return digest.label
     suffix = digest.key.rpartition(":")[2]
     return suffix if _PERIOD.match(suffix) else digest.created_at.date().isoformat()
 

@@ -108,13 +108,16 @@ def _primary_theme(release: Release, followed: Sequence[str]) -> str:
 
 
 def _evidence_line(tags: Sequence[ThemeTag]) -> str:
-    """ "“ICBM” in title, “missile” ×3": the strongest few terms, title matches first."""
-    seen: dict[str, tuple[bool, int]] = {}
+    """ "“ICBM” in title, “missile” ×3": the strongest few terms, title matches first.
+
+    Two themes that share a term both report its occurrences; they are counted once.
+    """
+    occurrences: dict[str, dict[str, int]] = {}
     for tag in tags:
         for ev in tag.evidence:
-            term = safe_header_text(ev.term, 60)
-            in_title, count = seen.get(term, (False, 0))
-            seen[term] = (in_title or ev.where == "title", count + ev.count)
+            places = occurrences.setdefault(safe_header_text(ev.term, 60), {})
+            places[ev.where] = max(places.get(ev.where, 0), ev.count)
+    seen = {term: ("title" in places, sum(places.values())) for term, places in occurrences.items()}
     # Stable sort: among equals, the stronger theme's evidence (seen first) stays first.
     ranked = sorted(seen.items(), key=lambda kv: (not kv[1][0], -kv[1][1]))
     parts = []

@@ -56,15 +56,29 @@ class SendReport:
     failed: list[str] = field(default_factory=list)
 
 
-def period_label(key: str, created_at: dt.datetime, zone: str) -> str:
-    """What a digest covers, for people: "28 Nov 2026", "week 48, 2026", "28 Nov 2026, 09:31"."""
+def period_label(key: str, created_at: dt.datetime, zone: str, weekday: int = 0) -> str:
+    """What a digest covers, for people: "28 Nov 2026", "23–30 Nov 2026", "28 Nov 2026, 09:31".
+
+    A weekly key names the ISO week of its send day (``weekday``, Monday 0); the digest covers
+    the seven days up to that day, so it is labelled with those — not the week just begun.
+    """
     kind, _, value = key.partition(":")
     if kind == "daily":
         return dt.date.fromisoformat(value).strftime("%-d %b %Y")
     if kind == "weekly":
         year, _, week = value.partition("-W")
-        return f"week {int(week)}, {year}"
+        sent = dt.date.fromisocalendar(int(year), int(week), weekday + 1)
+        return day_range(sent - dt.timedelta(days=7), sent)
     return created_at.astimezone(ZoneInfo(zone)).strftime("%-d %b %Y, %H:%M")
+
+
+def day_range(first: dt.date, last: dt.date) -> str:
+    """ "23–30 Nov 2026", "27 Nov – 4 Dec 2026", "28 Dec 2026 – 4 Jan 2027"."""
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{last:%-d %b %Y}"
+    if first.year == last.year:
+        return f"{first:%-d %b} – {last:%-d %b %Y}"
+    return f"{first:%-d %b %Y} – {last:%-d %b %Y}"
 
 
 def due_period(sub: SubscriberConfig, now: dt.datetime, poll_run: int | None) -> DuePeriod | None:
@@ -90,7 +104,7 @@ def due_period(sub: SubscriberConfig, now: dt.datetime, poll_run: int | None) ->
     else:
         key = f"daily:{day.isoformat()}"
     due_at = dt.datetime.combine(day, sub.send_at, tzinfo=zone)
-    return DuePeriod(key, due_at, period_label(key, due_at, sub.timezone))
+    return DuePeriod(key, due_at, period_label(key, due_at, sub.timezone, sub.weekday_index))
 
 
 def new_message_id(config: Config, key: str) -> str:
@@ -209,7 +223,10 @@ def digest_for(
         subscriber_name=sub.name if sub else None,
         key=delivery.digest_key,
         label=period_label(
-            delivery.digest_key, delivery.created_at, sub.timezone if sub else "UTC"
+            delivery.digest_key,
+            delivery.created_at,
+            sub.timezone if sub else "UTC",
+            sub.weekday_index if sub else 0,
         ),
         items=digest_items,
         message_id=delivery.message_id,

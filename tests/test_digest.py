@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
@@ -155,6 +156,41 @@ class TestMatches:
         """(themes OR keywords) AND countries AND NOT exclude."""
         subscriber = SubscriberConfig.model_validate({"email": "r@example.org", **settings})
         assert matches(subscriber, rel) is expected
+
+
+class TestEvidence:
+    def test_a_term_two_themes_share_is_counted_once(self) -> None:
+        """Both themes report the same three occurrences of “missile”: the digest says ×3."""
+        tags = (
+            ThemeTag("north-korea", 9.0, (Evidence("missile", "body", 3),)),
+            ThemeTag("security-defense", 6.0, (Evidence("missile", "body", 3),)),
+        )
+        rel = dataclasses.replace(release(1, "Statement"), themes=tags)
+        text = render_text(digest_of(DigestItem(rel)), theme_names=THEME_NAMES, unsubscribe=links())
+        assert "Matched on “missile”\u00a0×3" in text
+        assert "×6" not in text
+
+    def test_title_and_body_occurrences_still_add_up(self) -> None:
+        tags = (
+            ThemeTag(
+                "north-korea", 9.0, (Evidence("icbm", "title", 1), Evidence("icbm", "body", 2))
+            ),
+            ThemeTag("security-defense", 6.0, (Evidence("icbm", "body", 2),)),
+        )
+        rel = dataclasses.replace(release(1, "ICBM"), themes=tags)
+        html = render_html(digest_of(DigestItem(rel)), theme_names=THEME_NAMES, unsubscribe=links())
+        assert "Matched on “icbm” in title" in html
+
+
+class TestWeeklySubject:
+    def test_subject_names_the_days_covered_not_the_iso_week(self) -> None:
+        digest = dataclasses.replace(
+            digest_of(DigestItem(release(1)), DigestItem(release(2))),
+            key="weekly:2026-W49",
+            label="23–30 Nov 2026",
+        )
+        subject = subject_for(digest, THEME_NAMES, "MOFA digest")
+        assert subject == "MOFA digest: 2 releases (23–30 Nov 2026)"
 
 
 class TestGrouping:

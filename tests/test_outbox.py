@@ -132,6 +132,26 @@ class TestDuePeriods:
         )
         assert outbox.due_period(config.subscribers[0], now, None).key == key
 
+    @pytest.mark.parametrize(
+        ("weekday", "now", "label"),
+        [
+            ("monday", dt.datetime(2026, 11, 30, 9, tzinfo=KST), "23–30 Nov 2026"),
+            ("monday", dt.datetime(2026, 11, 30, 7, tzinfo=KST), "16–23 Nov 2026"),
+            ("thursday", dt.datetime(2026, 12, 3, 9, tzinfo=KST), "26 Nov – 3 Dec 2026"),
+            ("friday", dt.datetime(2027, 1, 1, 9, tzinfo=KST), "25 Dec 2026 – 1 Jan 2027"),
+        ],
+    )
+    def test_weekly_label_names_the_week_covered(
+        self, tmp_path: Path, weekday: str, now: dt.datetime, label: str
+    ) -> None:
+        """A weekly digest sent on Monday covers the seven days before, not the week begun."""
+        config = config_with(
+            tmp_path,
+            f'[[subscribers]]\nemail = "a@example.org"\nfrequency = "weekly"\nweekday = "{weekday}"\n',
+        )
+        period = outbox.due_period(config.subscribers[0], now, None)
+        assert period is not None and period.label == label
+
     def test_zone_decides_the_day(self, tmp_path: Path) -> None:
         """08:00 in Berlin is not 08:00 in Seoul."""
         config = config_with(
