@@ -66,10 +66,12 @@ _PERIOD = re.compile(r"^\d{4}-(\d{2}-\d{2}|W\d{2})$")
 
 @dataclass(frozen=True)
 class DigestItem:
-    """One release in a digest; ``updated`` marks a corrected release sent once more."""
+    """One release in a digest; ``updated`` marks a corrected release sent once more, and
+    ``changes`` says what changed since the reader's copy (``digestview.describe_changes``)."""
 
     release: Release
     updated: bool = False
+    changes: str = ""
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,8 @@ def _m1_initial(db: sqlite3.Connection) -> None:
 
 
 def _m2_subscription_log(db: sqlite3.Connection) -> None:
-    """Who changed a subscription, how and when: ``unsubscribe``/``resubscribe`` and the link."""
+    """Who changed a subscription, how and when (``unsubscribe``/``resubscribe``, the link); and
+    each revision's attachments, so an Updated digest item can say one was added."""
     _run(
         db,
         """
@@ -147,7 +148,8 @@ def _m2_subscription_log(db: sqlite3.Connection) -> None:
             how TEXT NOT NULL,
             actor TEXT
         );
-        CREATE INDEX subscription_log_email ON subscription_log(email, id)
+        CREATE INDEX subscription_log_email ON subscription_log(email, id);
+        ALTER TABLE release_revisions ADD COLUMN attachments TEXT
         """,
     )
 

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from monitor.config import Config, SubscriberConfig
 from monitor.deliver import Transport
 from monitor.digest import Digest, DigestItem, build_message, matches
+from monitor.digestview import describe_changes
 from monitor.errors import PermanentDeliveryError, TemporaryDeliveryError
 from monitor.mailmessage import mail_domain
 from monitor.models import Release
@@ -168,12 +169,27 @@ def _due_items(
     candidates = store.candidate_releases(sub.email, after, now)
     releases = store.releases_by_row([row_id for row_id, _, _ in candidates])
     return [
-        (row_id, revision, DigestItem(releases[row_id], updated))
+        (row_id, revision, item_for(store, sub.email, releases[row_id], row_id, updated))
         for row_id, revision, updated in candidates
         if row_id in releases
         and release_filter(sub, releases[row_id])
         and (sub.updates or not updated)
     ]
+
+
+def item_for(
+    store: Store,
+    email: str,
+    release: Release,
+    row_id: int,
+    updated: bool,
+    delivery_id: int | None = None,
+) -> DigestItem:
+    """A digest item; an update says what changed since the revision the reader last got."""
+    if not updated:
+        return DigestItem(release)
+    seen = store.last_seen_revision(email, row_id, before_delivery=delivery_id)
+    return DigestItem(release, True, describe_changes(seen, release) if seen else "")
 
 
 def preview(config: Config, store: Store, sub: SubscriberConfig, now: dt.datetime) -> Digest:
@@ -216,7 +232,9 @@ def digest_for(
     items = store.delivery_items(delivery.id)
     releases = store.releases_by_row([row_id for row_id, _ in items])
     digest_items = tuple(
-        DigestItem(releases[row_id], updated) for row_id, updated in items if row_id in releases
+        item_for(store, delivery.subscriber, releases[row_id], row_id, updated, delivery.id)
+        for row_id, updated in items
+        if row_id in releases
     )
     digest = Digest(
         subscriber_email=delivery.subscriber,

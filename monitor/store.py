@@ -91,6 +91,16 @@ class Suppression:
 
 
 @dataclass(frozen=True, slots=True)
+class SeenRevision:
+    """A revision as a reader saw it; ``attachments`` None when not recorded (before 0.2)."""
+
+    revision: int
+    title: str
+    body: str
+    attachments: tuple[Attachment, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One row of the outbox: a digest for one subscriber, frozen at planning time."""
 
@@ -539,8 +549,16 @@ class Store(OutboxMixin, Closing):
                 return existing.row_id if existing else 0
             row_id = int(cursor.lastrowid or 0)
             db.execute(
-                "INSERT INTO release_revisions VALUES (?, 1, ?, ?, ?, ?)",
-                (row_id, release.title, release.body, content_hash, _ts(now)),
+                "INSERT INTO release_revisions(release_id, revision, title, body, content_hash, "
+                "seen_at, attachments) VALUES (?, 1, ?, ?, ?, ?, ?)",
+                (
+                    row_id,
+                    release.title,
+                    release.body,
+                    content_hash,
+                    _ts(now),
+                    _attachments_json(release.attachments),
+                ),
             )
             self._write_tags(db, row_id, classification)
         return row_id
@@ -571,8 +589,17 @@ class Store(OutboxMixin, Closing):
                 ),
             )
             db.execute(
-                "INSERT INTO release_revisions VALUES (?, ?, ?, ?, ?, ?)",
-                (row_id, revision, release.title, release.body, content_hash, now),
+                "INSERT INTO release_revisions(release_id, revision, title, body, content_hash, "
+                "seen_at, attachments) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row_id,
+                    revision,
+                    release.title,
+                    release.body,
+                    content_hash,
+                    now,
+                    _attachments_json(release.attachments),
+                ),
             )
             self._write_tags(db, row_id, classification)
         return int(revision)
@@ -752,6 +779,27 @@ class Store(OutboxMixin, Closing):
             "FROM deliveries GROUP BY subscriber"
         )
         return {r[0]: (_parse_ts(r[1]), int(r[2] or 0), int(r[3] or 0)) for r in rows}
+
+    def last_seen_revision(
+        self, email: str, row_id: int, *, before_delivery: int | None = None
+    ) -> SeenRevision | None:
+        """The latest revision of a release planned for ``email`` in a delivery older than
+        ``before_delivery`` (any delivery when None): what the reader last saw, to say what an
+        Updated item changed. None if they never got it."""
+        row = self.db.execute(
+            "SELECT rv.revision, rv.title, rv.body, rv.attachments FROM release_revisions rv "
+            "WHERE rv.release_id = ? AND rv.revision = (SELECT MAX(i.revision) FROM delivery_items i"
+            " WHERE i.subscriber = ? AND i.release_id = ? AND i.delivery_id < ?)",
+            (row_id, email.lower(), row_id, before_delivery if before_delivery else 2**62),
+        ).fetchone()
+        if row is None:
+            return None
+        attachments = (
+            None
+            if row["attachments"] is None
+            else tuple(Attachment(a["name"], a["url"]) for a in json.loads(row["attachments"]))
+        )
+        return SeenRevision(row["revision"], row["title"], row["body"], attachments)
 
     def rebase_urls(self, old: str, new: str) -> int:
         """Replace the prefix ``old`` of release and attachment links by ``new`` (the demo's

@@ -28,8 +28,10 @@ from monitor.digest import (
     subject_for,
     verify_unsubscribe_token,
 )
+from monitor.digestview import describe_changes
 from monitor.mailmessage import unsubscribe_links
 from monitor.models import Attachment, Evidence, Release, ThemeTag
+from monitor.store import SeenRevision
 
 GOLDEN = Path(__file__).parent / "data" / "digest"
 KST = dt.timezone(dt.timedelta(hours=9))
@@ -180,6 +182,70 @@ class TestEvidence:
         rel = dataclasses.replace(release(1, "ICBM"), themes=tags)
         html = render_html(digest_of(DigestItem(rel)), theme_names=THEME_NAMES, unsubscribe=links())
         assert "Matched on “icbm” in title" in html
+
+
+class TestDescribeChanges:
+    BEFORE = SeenRevision(1, "Statement", "The talks were held on 22 July in Seoul.", ())
+
+    @pytest.mark.parametrize(
+        ("title", "body", "attachments", "expected"),
+        [
+            ("Statement", "The talks were held on 23 July in Seoul.", (), "body “22” → “23”"),
+            ("Statement", "The talks were  held on 22 July\nin Seoul.", (), "body spacing"),
+            (
+                "Statement",
+                "The talks were held on 22 July in Seoul. Both sides agreed.",
+                (),
+                "body added “Both sides agreed.”",
+            ),
+            ("Statement", "The talks were held in Seoul.", (), "body removed “on 22 July”"),
+            (
+                "Statement",
+                "Talks were held on 23 July in Busan.",
+                (),
+                "body “The talks” → “Talks” (and 2 more edits)",
+            ),
+            (
+                "Statement (corrected)",
+                "The talks were held on 22 July in Seoul.",
+                (Attachment("Annex.pdf", "https://x/a"),),
+                "title (was “Statement”); attachment added: Annex.pdf",
+            ),
+            (
+                "Statement",
+                "The talks were held on 22 July in Seoul, "
+                + "with one two three four five six seven eight nine ten.",
+                (),
+                "body “Seoul.” → “Seoul, with one two three four five six …”",
+            ),
+            (
+                "Statement",
+                "The talks were held on 22 July in \x1b[31mSeoul\u202e.",
+                (),
+                "body “Seoul.” → “[31mSeoul.”",
+            ),
+        ],
+        ids=[
+            "replace",
+            "spacing",
+            "insert",
+            "delete",
+            "several",
+            "title-attachment",
+            "long",
+            "hostile",
+        ],
+    )
+    def test_short_summary(self, title: str, body: str, attachments: tuple, expected: str) -> None:
+        after = dataclasses.replace(release(1, title, body), attachments=attachments)
+        assert describe_changes(self.BEFORE, after) == expected
+
+    def test_attachments_unknown_before_are_not_reported(self) -> None:
+        before = dataclasses.replace(self.BEFORE, attachments=None)
+        after = dataclasses.replace(
+            release(1, "Statement", self.BEFORE.body), attachments=(Attachment("A.pdf", "u"),)
+        )
+        assert describe_changes(before, after) == ""
 
 
 class TestWeeklySubject:

@@ -9,7 +9,7 @@ import pytest
 
 from monitor import outbox
 from monitor.config import Config, load_config
-from monitor.models import Classification, Release, ThemeTag
+from monitor.models import Attachment, Classification, Release, ThemeTag
 from monitor.store import Store
 
 KST = dt.timezone(dt.timedelta(hours=9))
@@ -204,6 +204,39 @@ class TestDailyPlanning:
         daily.plan(kst(28, 8, 1))
         assert daily.contents()["d@example.org daily:2026-11-28"] == [(1, True)]
         assert daily.plan(kst(29, 8, 1)) == []
+
+    def test_an_update_says_what_changed_since_the_readers_copy(self, daily: Ledger) -> None:
+        """Two corrections between digests: the item compares with what the reader got (rev 1)."""
+        row = daily.release(1, kst(26, 12))
+        daily.plan(kst(27, 8, 1))
+        daily.correct(row, 1, kst(27, 12))  # revision 2: title and body
+        third = Release(
+            "m_5676-1", "mofa-en", "m_5676", 1, "Release 1 (corrected)", kst(27, 13).date(),
+            "u", "New body.", "New body.", attachments=(Attachment("Annex.pdf", "https://x/a"),),
+        )  # fmt: skip
+        daily.store.update_release(row, third, content_hash="1c", classification=NK)
+        daily.store.db.execute(
+            "UPDATE releases SET updated_at = ? WHERE id = ?", (kst(27, 13).isoformat(), row)
+        )
+        daily.plan(kst(28, 8, 1))
+        delivery = daily.store.deliveries()[0]
+        assert delivery.digest_key == "daily:2026-11-28"
+        message = outbox.render(daily.config, daily.store, delivery, {}, b"secret")
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert (
+            "  Changed: title (was “Release 1”); body “Body.” → “New body.”;\n"
+            "  attachment added: Annex.pdf\n"
+        ) in text
+        html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        assert (
+            "Changed: title (was “Release 1”); body “Body.” → “New body.”; attachment added: Annex.pdf"
+            in html
+        )
+        # A preview renders the same line; the first digest (new, not updated) has none.
+        sub = daily.config.subscribers[0]
+        first = outbox.digest_for(daily.config, daily.store, daily.store.deliveries()[1])[0]
+        assert [i.changes for i in first.items] == [""]
+        assert outbox.preview(daily.config, daily.store, sub, kst(28, 9)).items == ()
 
     def test_no_empty_digests_unless_asked(self, tmp_path: Path) -> None:
         """send_empty = true makes a delivery even without news."""
