@@ -51,6 +51,8 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
         app.reclaim_interrupted_sends()
         report = app.tick(send=not args.no_send)
     failed = 0
+    if report.poll is not None and not report.poll.outcomes:
+        print(f"no enabled source in {config.path}: nothing polled", file=out)
     for outcome in report.poll.outcomes if report.poll else ():
         if outcome.error:
             failed += 1
@@ -196,6 +198,8 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
         state = (
             "never polled" if h is None else ("OK" if h.consecutive_failures == 0 else "FAILING")
         )
+        if not source.enabled:
+            state += " (disabled: not polled)"
         print(f"{source.id} ({source.kind}) {source.url}: {state}", file=out)
         if h is not None:
             print(f"  last poll:    {when(h.last_attempt_at)}", file=out)
