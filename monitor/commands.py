@@ -7,15 +7,19 @@ boundary is :func:`monitor.cli.main`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import sys
+from collections.abc import Iterator
 from typing import TextIO
+from urllib.parse import urlsplit
 
 from monitor import outbox
 from monitor.app import App
 from monitor.cli import command, config_path, load, release_json
+from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.lock import StateLock
 from monitor.store import utcnow
@@ -47,8 +51,10 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
     Exits 1 if any source failed (the others are still polled and mailed).
     """
     config = load(args)
-    with StateLock(config.state_dir), App(config) as app:
+    with StateLock(config.state_dir), App(config) as app, _failures_said_once():
         app.reclaim_interrupted_sends()
+        app.poller.progress = _progress
+        never_polled = {s.id for s in config.sources if _never_succeeded(app, s.id)}
         report = app.tick(send=not args.no_send)
     failed = 0
     if report.poll is not None and not report.poll.outcomes:
@@ -67,6 +73,17 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
             f"{outcome.source_id}: {len(outcome.new)} new{note}, {len(outcome.updated)} updated{retry}",
             file=out,
         )
+    unreached = [
+        o.source_id
+        for o in (report.poll.outcomes if report.poll else ())
+        if o.error and o.source_id in never_polled and _is_ministry(config, o.source_id)
+    ]
+    if unreached:
+        print(
+            "The ministry's site could not be reached (offline, or blocked?). To see what "
+            "mofa-monitor does without it, try: mofa-monitor demo",
+            file=out,
+        )
     if report.send is not None:
         s = report.send
         print(
@@ -74,6 +91,43 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
             file=out,
         )
     return 1 if failed else 0
+
+
+def _progress(line: str) -> None:
+    """A progress line of a long poll or backfill, on stderr (stdout keeps the summary)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _never_succeeded(app: App, source_id: str) -> bool:
+    health = app.store.source(source_id)
+    return health is None or health.last_success_at is None
+
+
+def _is_ministry(config: Config, source_id: str) -> bool:
+    source = next(s for s in config.sources if s.id == source_id)
+    host = urlsplit(source.url).hostname or ""
+    return host == "mofa.go.kr" or host.endswith(".mofa.go.kr")
+
+
+class _DropSourceFailureLogs(logging.Filter):
+    """run-once prints each failed source as one line on stdout; the pipeline's ERROR record of
+    the same failure (the service's only report of it) would say it a second time."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "monitor.pipeline" and record.levelno == logging.ERROR)
+
+
+@contextlib.contextmanager
+def _failures_said_once() -> Iterator[None]:
+    dropper = _DropSourceFailureLogs()
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(dropper)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(dropper)
 
 
 @command("releases")
@@ -231,6 +285,7 @@ def backfill(args: argparse.Namespace, out: TextIO) -> int:
             f"no board source {args.source or ''} to backfill in {config.path}".replace("  ", " ")
         )
     with StateLock(config.state_dir), App(config) as app:
+        app.poller.progress = _progress
         for source in sources:
 
             def progress(page: int, rows: int, missing: int, source_id: str = source.id) -> None:

@@ -346,10 +346,18 @@ class Store(OutboxMixin, Closing):
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self) -> None:
+        fresh = self.schema_version == 0
+        if fresh:  # a new user needs one line, not the list of migrations
+            log.info("creating the state database %s", self.path)
         for number, migration in enumerate(MIGRATIONS, start=1):
             if self.schema_version >= number:
                 continue
-            log.info("applying database migration %d (%s)", number, migration.__name__)
+            log.log(
+                logging.DEBUG if fresh else logging.INFO,
+                "applying database migration %d (%s)",
+                number,
+                migration.__name__,
+            )
             try:
                 with self.transaction() as db:
                     migration(db)
