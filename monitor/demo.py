@@ -76,8 +76,9 @@ def _fresh_dir(folder: Path) -> None:
 #: After the demo, the source points at the real board, disabled: the local copy is gone.
 AFTER_NOTE = """
 # The demo's local copy of the ministry's board ran only while the demo did. This source now
-# names the real board and is disabled, so the commands the demo suggested work offline; set
-# enabled = true to follow the ministry from here (new releases are then mailed into outbox/).
+# names the real board and is disabled, so the commands the demo suggested work offline and
+# nothing retries a dead port. To follow the ministry itself, start from config.example.toml
+# with its own state folder (this one's history is the demo's, not the board's).
 """
 
 
