@@ -83,7 +83,8 @@ def _check_zone(value: str) -> str:
     return value
 
 
-def _check_email(value: str) -> str:
+def check_email(value: str) -> str:
+    """An addr-spec a mail header can hold, stripped; ValueError naming the value otherwise."""
     if not isinstance(value, str) or not _EMAIL.match(value.strip()):
         raise ValueError(f"{value!r} is not an e-mail address")
     try:  # what a mail header must be able to hold, e.g. no "a..b@" local parts
@@ -125,7 +126,7 @@ def _check_slug(value: str) -> str:
 
 Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
 TimeZone = Annotated[str, BeforeValidator(_check_zone)]
-Email = Annotated[str, BeforeValidator(_check_email)]
+Email = Annotated[str, BeforeValidator(check_email)]
 Slug = Annotated[str, BeforeValidator(_check_slug)]
 HttpUrl = Annotated[str, BeforeValidator(_check_url)]
 

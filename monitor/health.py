@@ -144,13 +144,17 @@ class _DatabaseCollector(Collector):
         return []  # dynamic: never collect at registration time
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        from monitor.subscriptions import state_counts, subscriber_states
+
         try:
-            with Store.in_dir(self._config().state_dir) as store:
+            config = self._config()
+            with Store.in_dir(config.state_dir) as store:
                 counts, releases, sources = (
                     store.delivery_counts(),
                     store.count_releases(),
                     store.sources(),
                 )
+                subscribers = state_counts(subscriber_states(config, store))
         except Exception as exc:  # a scrape must not crash the endpoint
             log.warning("metrics: cannot read the database: %s", exc)
             return
@@ -163,6 +167,14 @@ class _DatabaseCollector(Collector):
         for state, count in sorted(counts.items()):
             deliveries.add_metric([state], count)
         yield deliveries
+        by_state = GaugeMetricFamily(
+            "mofa_monitor_subscribers",
+            "Subscribers by state (active, unsubscribed, removed from the config)",
+            labels=["state"],
+        )
+        for state, count in subscribers.items():
+            by_state.add_metric([state], count)
+        yield by_state
         last = GaugeMetricFamily(
             "mofa_monitor_last_success_timestamp_seconds",
             "Unix time of the last successful poll of a source",

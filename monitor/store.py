@@ -91,6 +91,21 @@ class Suppression:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscriptionChange:
+    """One row of the subscription log: ``unsubscribe`` or ``resubscribe``, when, how, by whom."""
+
+    action: str
+    at: dt.datetime
+    how: str
+    actor: str | None
+
+    def as_json(self) -> dict[str, str | None]:
+        """The change as ``subscribers --json`` prints it (time in ISO 8601 UTC)."""
+        at = self.at.astimezone(dt.UTC).isoformat(timespec="seconds")
+        return {"action": self.action, "at": at, "how": self.how, "by": self.actor}
+
+
+@dataclass(frozen=True, slots=True)
 class SeenRevision:
     """A revision as a reader saw it; ``attachments`` None when not recorded (before 0.2)."""
 
@@ -774,6 +789,19 @@ class Store(OutboxMixin, Closing):
                 (email, _ts(now), actor),
             )
         return _suppression_from_row(row)
+
+    def last_subscription_changes(self) -> dict[str, SubscriptionChange]:
+        """The latest unsubscribe/resubscribe of each address that ever had one."""
+        rows = self.db.execute(
+            "SELECT * FROM subscription_log WHERE id IN "
+            "(SELECT MAX(id) FROM subscription_log GROUP BY email)"
+        )
+        return {
+            r["email"]: SubscriptionChange(
+                r["action"], dt.datetime.fromisoformat(r["at"]), r["how"], r["actor"]
+            )
+            for r in rows
+        }
 
     def known_subscribers(self) -> dict[str, dt.datetime]:
         """Every address ever configured (lower-case) → when it was first seen."""

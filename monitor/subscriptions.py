@@ -28,7 +28,7 @@ from monitor.app import App
 from monitor.cli import command, load
 from monitor.config import Config
 from monitor.errors import MonitorError
-from monitor.store import DB_NAME, Store, Suppression, utcnow
+from monitor.store import DB_NAME, Store, SubscriptionChange, Suppression, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class SubscriberState:
     last_sent_at: dt.datetime | None
     pending: int
     failed: int
+    last_change: SubscriptionChange | None = None
 
     def as_json(self) -> dict[str, object]:
         """The ``subscribers --json`` object (times ISO 8601 UTC; null when unknown)."""
@@ -77,6 +78,7 @@ class SubscriberState:
             "last_digest_sent_at": _iso(self.last_sent_at),
             "pending_deliveries": self.pending,
             "failed_deliveries": self.failed,
+            "last_change": self.last_change.as_json() if self.last_change else None,
         }
 
 
@@ -85,10 +87,12 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 def _schedule(frequency: str, send_at: dt.time, weekday: str, zone: str) -> str:
+    """ "immediate, after each poll that finds news", "daily at 08:00 Asia/Seoul",
+    "weekly on Fridays at 07:30 Europe/Paris"."""
     if frequency == "immediate":
-        return "after each poll that finds news"
-    day = "" if frequency == "daily" else f"{weekday.capitalize()}s "
-    return f"{day}at {send_at:%H:%M} {zone}"
+        return "immediate, after each poll that finds news"
+    day = "" if frequency == "daily" else f" on {weekday.capitalize()}s"
+    return f"{frequency}{day} at {send_at:%H:%M} {zone}"
 
 
 def subscriber_states(config: Config, store: Store) -> list[SubscriberState]:
@@ -96,6 +100,7 @@ def subscriber_states(config: Config, store: Store) -> list[SubscriberState]:
     suppressions = store.suppressions()
     known = store.known_subscribers()
     deliveries = store.subscriber_deliveries()
+    changes = store.last_subscription_changes()
     result: list[SubscriberState] = []
     seen: set[str] = set()
     for sub in config.subscribers:
@@ -120,6 +125,7 @@ def subscriber_states(config: Config, store: Store) -> list[SubscriberState]:
                 last_sent_at=last,
                 pending=pending,
                 failed=failed,
+                last_change=changes.get(key),
             )
         )
     others = (set(known) | set(suppressions)) - seen
@@ -143,6 +149,7 @@ def subscriber_states(config: Config, store: Store) -> list[SubscriberState]:
                 last_sent_at=last,
                 pending=pending,
                 failed=failed,
+                last_change=changes.get(key),
             )
         )
     return result
@@ -254,7 +261,10 @@ def subscribers(args: argparse.Namespace, out: TextIO) -> int:
             if s.exclude:
                 follows.append(f"except {', '.join(s.exclude)}")
             print(f"  follows:     {'; '.join(f for f in follows if f)}", file=out)
-            print(f"  frequency:   {s.frequency}, {s.schedule}", file=out)
+            print(f"  frequency:   {s.schedule}", file=out)
+        if s.last_change and s.last_change.action == "resubscribe":
+            c = s.last_change
+            print(f"  resubscribed: {local_time(c.at)} by {c.actor or 'an operator'}", file=out)
         print(f"  last digest: {local_time(s.last_sent_at)}", file=out)
         failed = f" ({s.failed} failed)" if s.failed else ""
         print(f"  pending:     {s.pending} deliveries{failed}", file=out)

@@ -94,10 +94,10 @@ class TestSubscribers:
     def test_text_shows_each_state_schedule_last_digest_and_pending(self, folder: Path) -> None:
         result = cli("subscribers", cwd=folder)
         assert result.returncode == 0, result.stderr
-        blocks = {
-            b.split(":")[0].split(" ")[0]: b
-            for b in result.stdout.split("\n")
-            if b and not b.startswith(" ")
+        heads = {
+            line.split(":")[0].split(" ")[0]: line
+            for line in result.stdout.splitlines()
+            if not line.startswith(" ")
         }
         lines = result.stdout.splitlines()
         assert lines[0] == "desk@example.org (News desk): active"
@@ -105,14 +105,14 @@ class TestSubscribers:
         assert "  frequency:   immediate, after each poll that finds news" in lines
         desk = result.stdout.split("reader@example.org")[0]
         assert "  last digest: 2026-11-28" in desk and "  pending:     1 deliveries" in desk
-        assert blocks["reader@example.org"].startswith(
+        assert heads["reader@example.org"].startswith(
             "reader@example.org: UNSUBSCRIBED since "
-        ) and blocks["reader@example.org"].endswith("(one-click, by the reader)")
+        ) and heads["reader@example.org"].endswith("(one-click, by the reader)")
         reader = result.stdout.split("reader@example.org")[1].split("ops@example.org")[0]
         assert "follows:     themes north-korea, sanctions; keywords Yongbyon" in reader
-        assert "frequency:   weekly, Fridays at 07:30 Europe/Paris" in reader
+        assert "frequency:   weekly on Fridays at 07:30 Europe/Paris" in reader
         assert "last digest: never" in reader
-        assert blocks["old@example.org"] == "old@example.org: removed from the config"
+        assert heads["old@example.org"] == "old@example.org: removed from the config"
 
     def test_json_one_object_per_subscriber(self, folder: Path) -> None:
         result = cli("subscribers", "--json", cwd=folder)
@@ -169,7 +169,15 @@ class TestUnsubscribeResubscribe:
             f"ops@example.org resubscribed by {me}; digests resume with releases from now on\n"
         )
         assert f"resubscribed ops@example.org (by {me}; was unsubscribed since" in back.stderr
-        assert "ops@example.org: active" in cli("subscribers", cwd=folder).stdout
+        listed = cli("subscribers", cwd=folder).stdout
+        ops = listed.split("ops@example.org")[1]
+        assert ops.startswith(": active\n") and "  resubscribed: " in ops and f" by {me}\n" in ops
+        rows = [
+            json.loads(line)
+            for line in cli("subscribers", "--json", cwd=folder).stdout.splitlines()
+        ]
+        change = next(r for r in rows if r["email"] == "ops@example.org")["last_change"]
+        assert (change["action"], change["how"], change["by"]) == ("resubscribe", "operator", me)
         with Store.in_dir(folder / "state") as store:
             log = store.db.execute(
                 "SELECT action, how, actor FROM subscription_log WHERE email = ? ORDER BY id",
@@ -195,6 +203,14 @@ class TestUnsubscribeResubscribe:
         done = cli("resubscribe", "reader@example.org", "--yes", cwd=folder)
         assert done.returncode == 0, done.stderr
         assert "(one-click, by the reader)" in done.stderr  # the log says what was overridden
+
+    def test_an_address_that_is_not_one_is_refused(self, folder: Path) -> None:
+        result = cli("unsubscribe", "desk.example.org", cwd=folder)
+        assert result.returncode == 2
+        assert result.stderr.splitlines()[-1] == (
+            "mofa-monitor unsubscribe: error: argument EMAIL: "
+            "'desk.example.org' is not an e-mail address"
+        )
 
     def test_resubscribe_of_an_active_address_is_an_error(self, folder: Path) -> None:
         result = cli("resubscribe", "desk@example.org", cwd=folder)
