@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file", type=Path, metavar="FILE.jsonl", help="labelled releases (title, body, themes)"
     )
     add("subscribers").add_argument("--json", action="store_true", help="one JSON object per line")
-    add("unsubscribe").add_argument("email", type=_address, metavar="EMAIL")
+    add("unsubscribe").add_argument("emails", type=_address, nargs="+", metavar="EMAIL")
     p = add("resubscribe")
     p.add_argument("email", type=_address, metavar="EMAIL")
     p.add_argument(

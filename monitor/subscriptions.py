@@ -273,20 +273,20 @@ def subscribers(args: argparse.Namespace, out: TextIO) -> int:
 
 @command("unsubscribe")
 def unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
-    """Stop mailing an address now (pending digests are dropped); the config may keep it."""
+    """Stop mailing one or more addresses now (pending digests are dropped); the config may
+    keep them. Also re-applies suppressions after a lost state (see README, Backups)."""
     config = load(args)
     actor = operator_name()
     with App(config) as app:
-        existing = app.store.suppressions().get(args.email.lower())
-        if existing is not None:
-            print(
-                f"{args.email} is already unsubscribed {describe_suppression(existing)}", file=out
-            )
-            return 0
-        app.store.suppress(args.email, "operator", actor=actor)
-    log.info("unsubscribed %s (by %s)", args.email, actor)
-    note = "" if config.subscriber(args.email) else f" (it is not a subscriber in {config.path})"
-    print(f"{args.email} unsubscribed by {actor}; no more digests{note}", file=out)
+        for email in args.emails:
+            existing = app.store.suppressions().get(email.lower())
+            if existing is not None:
+                print(f"{email} is already unsubscribed {describe_suppression(existing)}", file=out)
+                continue
+            app.store.suppress(email, "operator", actor=actor)
+            log.info("unsubscribed %s (by %s)", email, actor)
+            note = "" if config.subscriber(email) else f" (it is not a subscriber in {config.path})"
+            print(f"{email} unsubscribed by {actor}; no more digests{note}", file=out)
     return 0
 
 

@@ -311,3 +311,21 @@ class TestCheckConfig:
             [] if warning is None else [f"config.toml: warning: {warning.format(state=state)}"]
         )
         assert result.stderr.splitlines() == expected
+
+
+def test_unsubscribe_several_addresses_at_once(folder: Path) -> None:
+    """Re-applying suppressions after a lost state takes one command."""
+    me = getpass.getuser()
+    result = cli(
+        "unsubscribe", "desk@example.org", "reader@example.org", "x@example.org", cwd=folder
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"desk@example.org unsubscribed by {me}; no more digests"
+    assert lines[1].startswith("reader@example.org is already unsubscribed since ")
+    assert lines[2] == (
+        f"x@example.org unsubscribed by {me}; no more digests "
+        "(it is not a subscriber in config.toml)"
+    )
+    counts = cli("status", cwd=folder).stdout
+    assert "subscribers: 1 active, 3 unsubscribed, 1 removed from the config" in counts
