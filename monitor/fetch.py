@@ -392,6 +392,16 @@ def _unreachable(exc: FetchError) -> bool:
 
 
 def _reason(exc: Exception) -> str:
-    """The innermost useful message (urllib3 wraps the socket error in MaxRetryError)."""
+    """The innermost useful message (urllib3 wraps the socket error in MaxRetryError); a host
+    that cannot be resolved or connected to is said in words, not as urllib3's repr."""
     inner = exc.args[0] if exc.args else exc
-    return str(getattr(inner, "reason", inner))
+    reason = getattr(inner, "reason", inner)
+    conn = getattr(reason, "conn", None)
+    where = f"{getattr(conn, 'host', '?')}:{getattr(conn, 'port', '?')}"
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return f"cannot resolve {getattr(conn, 'host', 'the host')} (no network, or DNS failing?)"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        cause = reason.__cause__ or reason.__context__
+        why = getattr(cause, "strerror", None) or "failed"
+        return f"cannot connect to {where}: {why}"
+    return str(reason)
