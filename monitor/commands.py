@@ -185,7 +185,12 @@ def preview(args: argparse.Namespace, out: TextIO) -> int:
     config = load(args)
     sub = config.subscriber(args.subscriber)
     if sub is None:
-        raise MonitorError(f"{args.subscriber} is not a subscriber in {config.path}")
+        with App(config) as app:
+            was = args.subscriber.lower() in app.store.known_subscribers()
+        raise MonitorError(
+            f"{args.subscriber} is not a subscriber in {config.path}"
+            + (" any more (removed from the config; see `mofa-monitor subscribers`)" if was else "")
+        )
     with App(config) as app:
         suppression = app.store.suppressions().get(sub.email.lower())
         if suppression is not None:

@@ -151,6 +151,19 @@ class TestSubscribers:
         active = cli("preview", "--subscriber", "ops@example.org", cwd=folder)
         assert "unsubscribed" not in active.stderr
 
+    def test_preview_of_a_removed_subscriber_says_so(self, folder: Path) -> None:
+        result = cli("preview", "--subscriber", "old@example.org", cwd=folder)
+        assert (result.returncode, result.stderr) == (
+            1,
+            "mofa-monitor: error: old@example.org is not a subscriber in config.toml any more "
+            "(removed from the config; see `mofa-monitor subscribers`)\n",
+        )
+        never = cli("preview", "--subscriber", "nobody@example.org", cwd=folder)
+        assert (
+            never.stderr
+            == "mofa-monitor: error: nobody@example.org is not a subscriber in config.toml\n"
+        )
+
 
 class TestUnsubscribeResubscribe:
     def test_operator_unsubscribe_then_resubscribe_logs_who(self, folder: Path) -> None:
