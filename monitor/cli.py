@@ -53,6 +53,15 @@ def _positive(value: str) -> int:
     return int(value)
 
 
+def _address(value: str) -> str:
+    from monitor.config import check_email
+
+    try:
+        return check_email(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser; every subcommand has help (a test checks it)."""
     parser = argparse.ArgumentParser(
@@ -73,11 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # The global options are accepted after the subcommand too (`releases --config FILE`);
+    # SUPPRESS keeps a value given before it when none is given after.
+    globals_after = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    globals_after.add_argument("--config", type=Path, help="config file (as before COMMAND)")
+    globals_after.add_argument("-v", "--verbose", action="count", help="as before COMMAND")
+    globals_after.add_argument("--log-format", choices=("text", "json"), help="as before COMMAND")
 
     def add(name: str) -> argparse.ArgumentParser:
         handler, doc = _COMMANDS[name]
         summary = doc.partition("\n")[0]
-        p = sub.add_parser(name, help=summary, description=doc)
+        p = sub.add_parser(name, help=summary, description=doc, parents=[globals_after])
         p.set_defaults(handler=handler)
         return p
 
@@ -129,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="OUT.jsonl",
         help="write id, expected, predicted, evidence per release",
+    )
+    add("subscribers").add_argument("--json", action="store_true", help="one JSON object per line")
+    add("unsubscribe").add_argument("emails", type=_address, nargs="+", metavar="EMAIL")
+    p = add("resubscribe")
+    p.add_argument("email", type=_address, metavar="EMAIL")
+    p.add_argument(
+        "--yes", action="store_true", help="also when the reader unsubscribed themselves"
     )
     p = add("demo")
     p.add_argument(

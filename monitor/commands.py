@@ -7,15 +7,19 @@ boundary is :func:`monitor.cli.main`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import sys
+from collections.abc import Iterator
 from typing import TextIO
+from urllib.parse import urlsplit
 
 from monitor import outbox
 from monitor.app import App
 from monitor.cli import command, config_path, load, release_json
+from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.lock import StateLock
 from monitor.store import utcnow
@@ -24,12 +28,18 @@ from monitor.store import utcnow
 @command("check-config")
 def check_config(args: argparse.Namespace, out: TextIO) -> int:
     """Validate the configuration; exit 0, or 2 listing every problem as FILE: path: message."""
+    from monitor.subscriptions import config_warnings, unsubscribed_in_config
+
     config = load(args)
+    unsubscribed = unsubscribed_in_config(config)
     print(
         f"{config.path}: OK — {len(config.sources)} source(s), {len(config.subscribers)} "
-        f"subscriber(s), {len(config.themes)} custom theme(s), state in {config.state_dir}",
+        f"subscriber(s){f' ({unsubscribed} unsubscribed)' if unsubscribed else ''}, "
+        f"{len(config.themes)} custom theme(s), state in {config.state_dir}",
         file=out,
     )
+    for warning in config_warnings(config):
+        print(f"{config.path}: warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -41,10 +51,14 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
     Exits 1 if any source failed (the others are still polled and mailed).
     """
     config = load(args)
-    with StateLock(config.state_dir), App(config) as app:
+    with StateLock(config.state_dir), App(config) as app, _failures_said_once():
         app.reclaim_interrupted_sends()
+        app.poller.progress = _progress
+        never_polled = {s.id for s in config.sources if _never_succeeded(app, s.id)}
         report = app.tick(send=not args.no_send)
     failed = 0
+    if report.poll is not None and not report.poll.outcomes:
+        print(f"no enabled source in {config.path}: nothing polled", file=out)
     for outcome in report.poll.outcomes if report.poll else ():
         if outcome.error:
             failed += 1
@@ -59,6 +73,17 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
             f"{outcome.source_id}: {len(outcome.new)} new{note}, {len(outcome.updated)} updated{retry}",
             file=out,
         )
+    unreached = [
+        o.source_id
+        for o in (report.poll.outcomes if report.poll else ())
+        if o.error and o.source_id in never_polled and _is_ministry(config, o.source_id)
+    ]
+    if unreached:
+        print(
+            "The ministry's site could not be reached (offline, or blocked?). To see what "
+            "mofa-monitor does without it, try: mofa-monitor demo",
+            file=out,
+        )
     if report.send is not None:
         s = report.send
         print(
@@ -66,6 +91,43 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
             file=out,
         )
     return 1 if failed else 0
+
+
+def _progress(line: str) -> None:
+    """A progress line of a long poll or backfill, on stderr (stdout keeps the summary)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _never_succeeded(app: App, source_id: str) -> bool:
+    health = app.store.source(source_id)
+    return health is None or health.last_success_at is None
+
+
+def _is_ministry(config: Config, source_id: str) -> bool:
+    source = next(s for s in config.sources if s.id == source_id)
+    host = urlsplit(source.url).hostname or ""
+    return host == "mofa.go.kr" or host.endswith(".mofa.go.kr")
+
+
+class _DropSourceFailureLogs(logging.Filter):
+    """run-once prints each failed source as one line on stdout; the pipeline's ERROR record of
+    the same failure (the service's only report of it) would say it a second time."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "monitor.pipeline" and record.levelno == logging.ERROR)
+
+
+@contextlib.contextmanager
+def _failures_said_once() -> Iterator[None]:
+    dropper = _DropSourceFailureLogs()
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(dropper)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(dropper)
 
 
 @command("releases")
@@ -123,8 +185,22 @@ def preview(args: argparse.Namespace, out: TextIO) -> int:
     config = load(args)
     sub = config.subscriber(args.subscriber)
     if sub is None:
-        raise MonitorError(f"{args.subscriber} is not a subscriber in {config.path}")
+        with App(config) as app:
+            was = args.subscriber.lower() in app.store.known_subscribers()
+        raise MonitorError(
+            f"{args.subscriber} is not a subscriber in {config.path}"
+            + (" any more (removed from the config; see `mofa-monitor subscribers`)" if was else "")
+        )
     with App(config) as app:
+        suppression = app.store.suppressions().get(sub.email.lower())
+        if suppression is not None:
+            from monitor.subscriptions import describe_suppression
+
+            print(
+                f"note: {sub.email} is unsubscribed {describe_suppression(suppression)}: "
+                "nothing is sent to them (`mofa-monitor resubscribe` undoes it)",
+                file=sys.stderr,
+            )
         digest = outbox.preview(config, app.store, sub, utcnow())
         secret = outbox.unsubscribe_secret(config, app.store)
         links = unsubscribe_links(
@@ -163,12 +239,15 @@ def send_test(args: argparse.Namespace, out: TextIO) -> int:
 
 @command("status")
 def status(args: argparse.Namespace, out: TextIO) -> int:
-    """Per source: last poll, last success, failures, last error; deliveries by state."""
+    """Per source: last poll, last success, failures, last error; deliveries and subscribers by state."""
     with App(load(args)) as app:
         health = {h.id: h for h in app.store.sources()}
         counts = app.store.delivery_counts()
         total = app.store.count_releases()
         configured = app.config.sources
+        from monitor.subscriptions import state_counts, subscriber_states
+
+        subscribers = state_counts(subscriber_states(app.config, app.store))
 
     def when(value: dt.datetime | None) -> str:
         return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z") if value else "never"
@@ -178,6 +257,8 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
         state = (
             "never polled" if h is None else ("OK" if h.consecutive_failures == 0 else "FAILING")
         )
+        if not source.enabled:
+            state += " (disabled: not polled)"
         print(f"{source.id} ({source.kind}) {source.url}: {state}", file=out)
         if h is not None:
             print(f"  last poll:    {when(h.last_attempt_at)}", file=out)
@@ -189,6 +270,11 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
                 print(f"  last error:   {h.last_error}", file=out)
     print(f"releases stored: {total}", file=out)
     print("deliveries: " + ", ".join(f"{n} {state}" for state, n in counts.items()), file=out)
+    print(
+        f"subscribers: {subscribers['active']} active, {subscribers['unsubscribed']} unsubscribed, "
+        f"{subscribers['removed']} removed from the config (see `mofa-monitor subscribers`)",
+        file=out,
+    )
     return 0
 
 
@@ -204,6 +290,7 @@ def backfill(args: argparse.Namespace, out: TextIO) -> int:
             f"no board source {args.source or ''} to backfill in {config.path}".replace("  ", " ")
         )
     with StateLock(config.state_dir), App(config) as app:
+        app.poller.progress = _progress
         for source in sources:
 
             def progress(page: int, rows: int, missing: int, source_id: str = source.id) -> None:
@@ -281,3 +368,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     from monitor.service import run_service
 
     return run_service(config_path(args), out=out)
+
+
+# The subscriber commands (subscribers, unsubscribe, resubscribe) live in their own module.
+from monitor import subscriptions  # noqa: E402, F401

@@ -83,7 +83,8 @@ def _check_zone(value: str) -> str:
     return value
 
 
-def _check_email(value: str) -> str:
+def check_email(value: str) -> str:
+    """An addr-spec a mail header can hold, stripped; ValueError naming the value otherwise."""
     if not isinstance(value, str) or not _EMAIL.match(value.strip()):
         raise ValueError(f"{value!r} is not an e-mail address")
     try:  # what a mail header must be able to hold, e.g. no "a..b@" local parts
@@ -125,7 +126,7 @@ def _check_slug(value: str) -> str:
 
 Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
 TimeZone = Annotated[str, BeforeValidator(_check_zone)]
-Email = Annotated[str, BeforeValidator(_check_email)]
+Email = Annotated[str, BeforeValidator(check_email)]
 Slug = Annotated[str, BeforeValidator(_check_slug)]
 HttpUrl = Annotated[str, BeforeValidator(_check_url)]
 
@@ -252,7 +253,7 @@ class SubscriberConfig(_Strict):
         text = str(value).strip().lower()
         match = [day for day in _WEEKDAYS if len(text) >= 3 and day.startswith(text)]
         if not match:
-            raise ValueError("must be one of " + ", ".join(_WEEKDAYS))
+            raise ValueError("must be one of " + ", ".join(_WEEKDAYS) + suggest(text, _WEEKDAYS))
         return match[0]
 
     @field_validator("themes")
@@ -260,6 +261,8 @@ class SubscriberConfig(_Strict):
     def _known_themes(cls, values: list[str] | None, info: ValidationInfo) -> list[str] | None:
         known = (info.context or {}).get("theme_ids", DEFAULT_THEME_IDS)
         unknown = [theme for theme in values or () if theme not in known]
+        if len(unknown) == 1 and (hint := suggest(unknown[0], known)):
+            raise ValueError(f"unknown theme {unknown[0]!r}{hint}")
         if unknown:
             raise ValueError(
                 f"unknown theme {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
@@ -273,6 +276,19 @@ class SubscriberConfig(_Strict):
             if not re.fullmatch(r"[A-Za-z]{2}", code):
                 raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 code like 'KP'")
         return [code.upper() for code in values]
+
+    @model_validator(mode="after")
+    def _no_contradiction(self) -> SubscriberConfig:
+        both = sorted(
+            {k.strip().casefold() for k in self.keywords if k.strip()}
+            & {e.strip().casefold() for e in self.exclude if e.strip()}
+        )
+        if both:
+            raise ValueError(
+                f"{', '.join(map(repr, both))} is in both keywords and exclude: a release containing "
+                "it would be asked for and dropped at once; remove it from one of them"
+            )
+        return self
 
     @property
     def weekday_index(self) -> int:
@@ -439,7 +455,8 @@ def _describe(exc: ValidationError) -> list[str]:
 def _message(error: Any) -> str:
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind == "literal_error":
-        return "must be one of " + ", ".join(re.findall(r"'([^']*)'", ctx.get("expected", "")))
+        allowed = re.findall(r"'([^']*)'", ctx.get("expected", ""))
+        return "must be one of " + ", ".join(allowed) + suggest(error.get("input"), allowed)
     if kind == "extra_forbidden":
         return "unknown key" + _did_you_mean(error["loc"])
     if kind == "missing":
@@ -461,6 +478,20 @@ def _message(error: Any) -> str:
     if kind in simple:
         return simple[kind]
     return error["msg"][0].lower() + error["msg"][1:]
+
+
+def suggest(value: object, choices: Iterable[str]) -> str:
+    """``"; did you mean 'daily'?"`` for a near miss (``"dayly"``, ``"north korea"``), else ``""``.
+
+    Case, spaces and underscores are forgiven first, since ids are lower-case and dashed.
+    """
+    if not isinstance(value, str):
+        return ""
+    choices = list(choices)
+    normal = re.sub(r"[\s_]+", "-", value.strip().lower())
+    exact = [c for c in choices if c == normal]
+    close = exact or difflib.get_close_matches(normal, choices, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _did_you_mean(loc: tuple[Any, ...]) -> str:

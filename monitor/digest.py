@@ -6,8 +6,10 @@ and the sender only hands the :class:`~email.message.EmailMessage` to a transpor
 
 Selection rule of :func:`matches` — ``(themes OR keywords) AND countries AND NOT exclude``:
 
-* ``themes`` unset or empty: every release, tagged or not; otherwise a release needs one of them;
-* ``keywords`` add releases outside the themes whose title or body contains one (case-insensitive);
+* ``themes`` and ``keywords`` both unset or empty: every release, tagged or not;
+* ``themes`` set: a release tagged with one of them;
+* ``keywords`` set: a release whose title or body contains one (case-insensitive) — with no
+  ``themes``, only those (a subscription on keywords alone);
 * ``countries``, when set, is a further requirement: the release must name one of them;
 * ``exclude`` drops a release whose title or body contains one, whatever else matched.
 """
@@ -64,10 +66,12 @@ _PERIOD = re.compile(r"^\d{4}-(\d{2}-\d{2}|W\d{2})$")
 
 @dataclass(frozen=True)
 class DigestItem:
-    """One release in a digest; ``updated`` marks a corrected release sent once more."""
+    """One release in a digest; ``updated`` marks a corrected release sent once more, and
+    ``changes`` says what changed since the reader's copy (``digestview.describe_changes``)."""
 
     release: Release
     updated: bool = False
+    changes: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,9 +105,9 @@ def matches(subscriber: SubscriberConfig, release: Release) -> bool:
         named = {code.upper() for code in release.countries}
         if not named & {code.upper() for code in subscriber.countries}:
             return False
-    if not subscriber.themes:
+    if not subscriber.themes and not any(k.strip() for k in subscriber.keywords):
         return True
-    if set(subscriber.themes) & set(release.theme_ids):
+    if set(subscriber.themes or ()) & set(release.theme_ids):
         return True
     return _contains_any(text, subscriber.keywords)
 
@@ -185,7 +189,10 @@ def render_html(
 
 
 def _period(digest: Digest) -> str:
-    """``2026-11-27`` / ``2026-W48`` from the digest key, else the creation date."""
+    """``2026-11-27`` from a daily key, the label of a weekly one (``23–30 Nov 2026``: the
+    days covered, not the ISO week the key names), else the creation date."""
+    if digest.key.startswith("weekly:"):
+        return digest.label
     suffix = digest.key.rpartition(":")[2]
     return suffix if _PERIOD.match(suffix) else digest.created_at.date().isoformat()
 

@@ -8,6 +8,7 @@ http(s) before a template sees it. Separate from ``digest.py`` to keep both shor
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -20,11 +21,13 @@ from monitor.models import Release, ThemeTag
 
 if TYPE_CHECKING:  # digest.py imports this module; the types are only needed for annotations
     from monitor.digest import Digest, DigestItem
+    from monitor.store import SeenRevision
 
 OTHER = ""  # section id for releases without any theme
 OTHER_NAME = "Other releases"
 TITLE_LIMIT = 300  # a scraped title longer than this is noise, not information
 EVIDENCE_LIMIT = 4
+CHANGE_WORDS = 8  # words quoted on each side of a body change
 _SPACES = re.compile(r"\s+")
 
 
@@ -48,6 +51,7 @@ class ItemView:
     evidence: str
     attachments: tuple[AttachmentView, ...]
     updated: bool
+    changes: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,13 +112,16 @@ def _primary_theme(release: Release, followed: Sequence[str]) -> str:
 
 
 def _evidence_line(tags: Sequence[ThemeTag]) -> str:
-    """ "“ICBM” in title, “missile” ×3": the strongest few terms, title matches first."""
-    seen: dict[str, tuple[bool, int]] = {}
+    """ "“ICBM” in title, “missile” ×3": the strongest few terms, title matches first.
+
+    Two themes that share a term both report its occurrences; they are counted once.
+    """
+    occurrences: dict[str, dict[str, int]] = {}
     for tag in tags:
         for ev in tag.evidence:
-            term = safe_header_text(ev.term, 60)
-            in_title, count = seen.get(term, (False, 0))
-            seen[term] = (in_title or ev.where == "title", count + ev.count)
+            places = occurrences.setdefault(safe_header_text(ev.term, 60), {})
+            places[ev.where] = max(places.get(ev.where, 0), ev.count)
+    seen = {term: ("title" in places, sum(places.values())) for term, places in occurrences.items()}
     # Stable sort: among equals, the stronger theme's evidence (seen first) stays first.
     ranked = sorted(seen.items(), key=lambda kv: (not kv[1][0], -kv[1][1]))
     parts = []
@@ -122,6 +129,53 @@ def _evidence_line(tags: Sequence[ThemeTag]) -> str:
         where = " in title" if in_title else (f"\u00a0×{count}" if count > 1 else "")
         parts.append(f"“{term}”{where}")
     return ", ".join(parts)
+
+
+def _quote(words: Sequence[str], limit: int = CHANGE_WORDS) -> str:
+    text = " ".join(words[:limit]) + (" …" if len(words) > limit else "")
+    return f"“{safe_header_text(text, 80)}”"
+
+
+def _body_change(before: str, after: str) -> str:
+    """The first differing run of words, and how many more there are."""
+    old, new = before.split(), after.split()
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    edits = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    if not edits:
+        return "body spacing"
+    kind, i1, i2, j1, j2 = edits[0]
+    if kind == "replace":
+        first = f"{_quote(old[i1:i2])} → {_quote(new[j1:j2])}"
+    elif kind == "insert":
+        first = f"added {_quote(new[j1:j2])}"
+    else:
+        first = f"removed {_quote(old[i1:i2])}"
+    more = (
+        f" (and {len(edits) - 1} more edit{'s' if len(edits) > 2 else ''})"
+        if len(edits) > 1
+        else ""
+    )
+    return f"body {first}{more}"
+
+
+def describe_changes(before: SeenRevision, after: Release) -> str:
+    """What changed since the revision a reader last saw, in a line: ``title (was “…”); body
+    “22 July” → “23 July” (and 2 more edits); attachment added: Annex.pdf``.
+
+    Attachments are compared by name, and only when the earlier revision recorded them.
+    """
+    parts = []
+    if " ".join(before.title.split()) != " ".join(after.title.split()):
+        parts.append(f"title (was “{safe_header_text(before.title, 100)}”)")
+    if before.body != after.body:
+        parts.append(_body_change(before.body, after.body))
+    if before.attachments is not None:
+        old = {a.name for a in before.attachments}
+        new = {a.name for a in after.attachments}
+        for verb, names in (("added", new - old), ("removed", old - new)):
+            for name in sorted(names):
+                parts.append(f"attachment {verb}: {safe_header_text(name, 80) or 'attachment'}")
+    return "; ".join(parts)
 
 
 def _item_view(item: DigestItem, theme_names: Mapping[str, str]) -> ItemView:
@@ -139,6 +193,7 @@ def _item_view(item: DigestItem, theme_names: Mapping[str, str]) -> ItemView:
             for a in release.attachments
         ),
         updated=item.updated,
+        changes=safe_header_text(item.changes, 400) if item.updated else "",
     )
 
 

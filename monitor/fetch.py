@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from monitor import __version__
@@ -299,13 +300,16 @@ class Fetcher(Closing):
         404/410 (and other 4xx) mean "no rules" (RFC 9309). For a 5xx or a network failure
         RFC 9309 says "assume disallow"; we allow instead and log a warning, because the site is
         known to be flaky and one failed robots.txt would otherwise stop monitoring for a day.
-        That decision is retried after an hour, not a day.
+        That decision is retried after an hour, not a day. A host that cannot be reached at all
+        (name not resolved, connection refused) raises the FetchError: the page would fail too.
         """
         parser = urllib.robotparser.RobotFileParser(robots_url)
         now = self._clock()
         try:
             raw = self._request(robots_url, {"Accept": "text/plain,*/*;q=0.5"}, ROBOTS_MAX_BYTES)
         except FetchError as exc:
+            if _unreachable(exc):  # the pages cannot be reached either: fail once, not twice
+                raise
             log.warning("robots.txt unavailable (%s); allowing all for now", exc)
             parser.allow_all = True
             return _RobotsEntry(parser, now + ROBOTS_FAILURE_TTL)
@@ -379,7 +383,25 @@ def _describe(exc: requests.RequestException, url: str, settings: FetchSettings)
     return f"{url}: request failed: {_reason(exc)}"
 
 
+def _unreachable(exc: FetchError) -> bool:
+    """Whether no connection could be made at all (name not resolved, refused) — not a slow
+    host nor one that dropped a connection, which the flaky site does."""
+    cause = exc.__cause__
+    inner = cause.args[0] if isinstance(cause, requests.ConnectionError) and cause.args else None
+    return isinstance(getattr(inner, "reason", None), urllib3.exceptions.NewConnectionError)
+
+
 def _reason(exc: Exception) -> str:
-    """The innermost useful message (urllib3 wraps the socket error in MaxRetryError)."""
+    """The innermost useful message (urllib3 wraps the socket error in MaxRetryError); a host
+    that cannot be resolved or connected to is said in words, not as urllib3's repr."""
     inner = exc.args[0] if exc.args else exc
-    return str(getattr(inner, "reason", inner))
+    reason = getattr(inner, "reason", inner)
+    conn = getattr(reason, "conn", None)
+    where = f"{getattr(conn, 'host', '?')}:{getattr(conn, 'port', '?')}"
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return f"cannot resolve {getattr(conn, 'host', 'the host')} (no network, or DNS failing?)"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        cause = reason.__cause__ or reason.__context__
+        why = getattr(cause, "strerror", None) or "failed"
+        return f"cannot connect to {where}: {why}"
+    return str(reason)

@@ -144,13 +144,17 @@ class _DatabaseCollector(Collector):
         return []  # dynamic: never collect at registration time
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        from monitor.subscriptions import state_counts, subscriber_states
+
         try:
-            with Store.in_dir(self._config().state_dir) as store:
+            config = self._config()
+            with Store.in_dir(config.state_dir) as store:
                 counts, releases, sources = (
                     store.delivery_counts(),
                     store.count_releases(),
                     store.sources(),
                 )
+                subscribers = state_counts(subscriber_states(config, store))
         except Exception as exc:  # a scrape must not crash the endpoint
             log.warning("metrics: cannot read the database: %s", exc)
             return
@@ -163,6 +167,14 @@ class _DatabaseCollector(Collector):
         for state, count in sorted(counts.items()):
             deliveries.add_metric([state], count)
         yield deliveries
+        by_state = GaugeMetricFamily(
+            "mofa_monitor_subscribers",
+            "Subscribers by state (active, unsubscribed, removed from the config)",
+            labels=["state"],
+        )
+        for state, count in subscribers.items():
+            by_state.add_metric([state], count)
+        yield by_state
         last = GaugeMetricFamily(
             "mofa_monitor_last_success_timestamp_seconds",
             "Unix time of the last successful poll of a source",
@@ -260,7 +272,10 @@ class HealthHandler(BaseHTTPRequestHandler):
             return
         size = int(declared)
         body = self.rfile.read(size).decode("utf-8", "replace") if size else ""
-        self._unsubscribe(unsubscribe_token(urlsplit(self.path).query, parse_qs(body)))
+        form = parse_qs(body)
+        # RFC 8058 §3.1: a mail client's one-click POST carries "List-Unsubscribe=One-Click".
+        how = "one-click" if form.get("List-Unsubscribe") == ["One-Click"] else "confirmation page"
+        self._unsubscribe(unsubscribe_token(urlsplit(self.path).query, form), how)
 
     def _healthz(self) -> None:
         try:
@@ -287,14 +302,14 @@ class HealthHandler(BaseHTTPRequestHandler):
         body = _CONFIRM.format(email=html.escape(email), token=html.escape(token or ""))
         self._send(200, page("Unsubscribe", body), "text/html; charset=utf-8")
 
-    def _unsubscribe(self, token: str | None) -> None:
+    def _unsubscribe(self, token: str | None, how: str) -> None:
         email, store = self._verified(token)
         try:
             if email is None:
                 self._send(400, b"invalid or missing unsubscribe token\n")
                 return
-            if store.suppress(email, "unsubscribe link"):
-                log.info("unsubscribed %s via the unsubscribe endpoint", email)
+            if store.suppress(email, how):
+                log.info("unsubscribed %s via the unsubscribe endpoint (%s)", email, how)
         finally:
             store.close()
         body = f"<p>{html.escape(email)} will receive no more digests.</p>"

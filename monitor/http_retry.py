@@ -27,7 +27,7 @@ class RetryAfterTooLong(Exception):
 
 
 class PoliteRetry(Retry):
-    """urllib3 ``Retry`` that sleeps through our injected ``sleep`` and logs at WARNING.
+    """urllib3 ``Retry`` that sleeps through our injected ``sleep`` and logs each retry (DEBUG).
 
     urllib3 clamps ``Retry-After`` silently (``retry_after_max``); we would rather give up and
     say so than hang a poll for an hour, so a value above ``retry_after_cap`` aborts the fetch.
@@ -78,6 +78,7 @@ class PoliteRetry(Retry):
     def sleep(self, response: Any = None) -> None:
         seconds = self._wait_seconds(response)
         what = getattr(self, "pending", "request")
-        log.warning("retrying %s in %.2f s (%d retries left)", what, seconds, self.total or 0)
+        # DEBUG: the caller reports the outcome once; a line per retry only helps a -v reader.
+        log.debug("retrying %s in %.2f s (retry %d)", what, seconds, len(self.history))
         if seconds > 0:
             self._sleep_fn(seconds)

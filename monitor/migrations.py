@@ -133,4 +133,28 @@ def _m1_initial(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_m1_initial,)
+def _m2_subscription_log(db: sqlite3.Connection) -> None:
+    """Who changed a subscription, how and when (``unsubscribe``/``resubscribe``, the link); and
+    each revision's attachments, so an Updated digest item can say one was added."""
+    _run(
+        db,
+        """
+        ALTER TABLE suppressions ADD COLUMN actor TEXT;
+        CREATE TABLE subscription_log (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL,
+            at TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('unsubscribe', 'resubscribe')),
+            how TEXT NOT NULL,
+            actor TEXT
+        );
+        CREATE INDEX subscription_log_email ON subscription_log(email, id);
+        ALTER TABLE release_revisions ADD COLUMN attachments TEXT
+        """,
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _m1_initial,
+    _m2_subscription_log,
+)

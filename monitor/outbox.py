@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from monitor.config import Config, SubscriberConfig
 from monitor.deliver import Transport
 from monitor.digest import Digest, DigestItem, build_message, matches
+from monitor.digestview import describe_changes
 from monitor.errors import PermanentDeliveryError, TemporaryDeliveryError
 from monitor.mailmessage import mail_domain
 from monitor.models import Release
@@ -56,15 +57,29 @@ class SendReport:
     failed: list[str] = field(default_factory=list)
 
 
-def period_label(key: str, created_at: dt.datetime, zone: str) -> str:
-    """What a digest covers, for people: "28 Nov 2026", "week 48, 2026", "28 Nov 2026, 09:31"."""
+def period_label(key: str, created_at: dt.datetime, zone: str, weekday: int = 0) -> str:
+    """What a digest covers, for people: "28 Nov 2026", "23–30 Nov 2026", "28 Nov 2026, 09:31".
+
+    A weekly key names the ISO week of its send day (``weekday``, Monday 0); the digest covers
+    the seven days up to that day, so it is labelled with those — not the week just begun.
+    """
     kind, _, value = key.partition(":")
     if kind == "daily":
         return dt.date.fromisoformat(value).strftime("%-d %b %Y")
     if kind == "weekly":
         year, _, week = value.partition("-W")
-        return f"week {int(week)}, {year}"
+        sent = dt.date.fromisocalendar(int(year), int(week), weekday + 1)
+        return day_range(sent - dt.timedelta(days=7), sent)
     return created_at.astimezone(ZoneInfo(zone)).strftime("%-d %b %Y, %H:%M")
+
+
+def day_range(first: dt.date, last: dt.date) -> str:
+    """ "23–30 Nov 2026", "27 Nov – 4 Dec 2026", "28 Dec 2026 – 4 Jan 2027"."""
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{last:%-d %b %Y}"
+    if first.year == last.year:
+        return f"{first:%-d %b} – {last:%-d %b %Y}"
+    return f"{first:%-d %b %Y} – {last:%-d %b %Y}"
 
 
 def due_period(sub: SubscriberConfig, now: dt.datetime, poll_run: int | None) -> DuePeriod | None:
@@ -90,7 +105,7 @@ def due_period(sub: SubscriberConfig, now: dt.datetime, poll_run: int | None) ->
     else:
         key = f"daily:{day.isoformat()}"
     due_at = dt.datetime.combine(day, sub.send_at, tzinfo=zone)
-    return DuePeriod(key, due_at, period_label(key, due_at, sub.timezone))
+    return DuePeriod(key, due_at, period_label(key, due_at, sub.timezone, sub.weekday_index))
 
 
 def new_message_id(config: Config, key: str) -> str:
@@ -154,12 +169,27 @@ def _due_items(
     candidates = store.candidate_releases(sub.email, after, now)
     releases = store.releases_by_row([row_id for row_id, _, _ in candidates])
     return [
-        (row_id, revision, DigestItem(releases[row_id], updated))
+        (row_id, revision, item_for(store, sub.email, releases[row_id], row_id, updated))
         for row_id, revision, updated in candidates
         if row_id in releases
         and release_filter(sub, releases[row_id])
         and (sub.updates or not updated)
     ]
+
+
+def item_for(
+    store: Store,
+    email: str,
+    release: Release,
+    row_id: int,
+    updated: bool,
+    delivery_id: int | None = None,
+) -> DigestItem:
+    """A digest item; an update says what changed since the revision the reader last got."""
+    if not updated:
+        return DigestItem(release)
+    seen = store.last_seen_revision(email, row_id, before_delivery=delivery_id)
+    return DigestItem(release, True, describe_changes(seen, release) if seen else "")
 
 
 def preview(config: Config, store: Store, sub: SubscriberConfig, now: dt.datetime) -> Digest:
@@ -202,14 +232,19 @@ def digest_for(
     items = store.delivery_items(delivery.id)
     releases = store.releases_by_row([row_id for row_id, _ in items])
     digest_items = tuple(
-        DigestItem(releases[row_id], updated) for row_id, updated in items if row_id in releases
+        item_for(store, delivery.subscriber, releases[row_id], row_id, updated, delivery.id)
+        for row_id, updated in items
+        if row_id in releases
     )
     digest = Digest(
         subscriber_email=delivery.subscriber,
         subscriber_name=sub.name if sub else None,
         key=delivery.digest_key,
         label=period_label(
-            delivery.digest_key, delivery.created_at, sub.timezone if sub else "UTC"
+            delivery.digest_key,
+            delivery.created_at,
+            sub.timezone if sub else "UTC",
+            sub.weekday_index if sub else 0,
         ),
         items=digest_items,
         message_id=delivery.message_id,

@@ -108,6 +108,8 @@ class Poller:
         self.store = store
         self.classifier = classifier
         self._fetchers: dict[str, tuple[FetchSettings, Fetcher]] = {}
+        #: Called with a line per listing page of a long poll or backfill (the CLI prints them).
+        self.progress: Callable[[str], None] | None = None
 
     def close(self) -> None:
         """Close every HTTP session."""
@@ -210,6 +212,11 @@ class Poller:
             bottom = listing.entries[-1]
             reached_old = bottom.seq in self.store.listed_seqs(bottom.board, [bottom.seq])
             walked += [(e.board, e.seq) for e in listing.entries]
+            if self.progress and (pending or number > 1):
+                self.progress(
+                    f"{source.id}: listing page {number}: {len(listing.entries)} rows, "
+                    f"{len(pending)} release(s) to fetch so far"
+                )
             if reached_old:
                 break
         else:
@@ -226,6 +233,8 @@ class Poller:
             for (board, seq), listed_at in sorted(owed.items(), key=lambda kv: (kv[1], kv[0]))
             if (board, seq) not in pending and listed_at > cutoff
         ]
+        if self.progress and len(slid) + len(pending) > 1:
+            self.progress(f"{source.id}: fetching {len(slid) + len(pending)} release pages…")
         for entry in [*slid, *reversed(list(pending.values()))]:  # listings are newest first
             listed_at = owed.get((entry.board, entry.seq))
             in_baseline = (
@@ -330,6 +339,8 @@ class Poller:
                 progress(page, len(listing.entries), len(missing))
             if len(in_range) < len(listing.entries):  # the site ignored the filter; dates went past
                 break
+        if self.progress and missing:
+            self.progress(f"{source.id}: fetching {len(missing)} release pages…")
         for entry in reversed(list(missing.values())):
             self._store_from_article(source, entry, outcome, None)
         # Only stored rows: a failed one must not be retried by polls, which would mail it as news.

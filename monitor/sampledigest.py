@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 
 from monitor.digest import Digest, DigestItem
+from monitor.digestview import describe_changes
 from monitor.models import Attachment, Evidence, Release, ThemeTag, release_id
+from monitor.store import SeenRevision
 
 BASE = "https://www.mofa.go.kr/eng/brd/m_5676/view.do?seq="
 
@@ -139,13 +141,28 @@ def _releases(day: dt.date) -> list[Release]:
     ]
 
 
+#: What the reader of the corrected release (321398) had been sent first.
+_FIRST_VERSION = SeenRevision(
+    1,
+    "Korea Designates Individuals Involved in North Korea's Illicit Cyber Activities",
+    "The Government designated four individuals and three entities for laundering "
+    "crypto-assets stolen by North Korean hackers to finance weapons programmes.",
+    (),
+)
+
+
 def build_sample_digest(now: dt.datetime) -> Digest:
     """The sample digest as of ``now`` (aware): a daily digest for ``test@example.org``."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     day = now.date()
     # The one corrected release (revision 2) shows as "Updated"; the others are new.
-    items = tuple(DigestItem(release, release.revision > 1) for release in _releases(day))
+    items = tuple(
+        DigestItem(release, True, describe_changes(_FIRST_VERSION, release))
+        if release.revision > 1
+        else DigestItem(release)
+        for release in _releases(day)
+    )
     return Digest(
         subscriber_email="test@example.org",
         subscriber_name="Test Reader",

@@ -70,6 +70,51 @@ class StoredVersion:
     revision: int
 
 
+#: How a reader unsubscribes themselves: the button of the confirmation page, or an RFC 8058
+#: one-click POST from their mail client ("unsubscribe link" is what 0.1.0 recorded for both).
+READER_REASONS = ("one-click", "confirmation page", "unsubscribe link")
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """An address that must not be mailed: since when, how (``reason``) and by whom."""
+
+    email: str
+    created_at: dt.datetime
+    reason: str
+    actor: str | None
+
+    @property
+    def by_reader(self) -> bool:
+        """Whether the reader asked for it (then only a deliberate operator may undo it)."""
+        return self.reason in READER_REASONS
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionChange:
+    """One row of the subscription log: ``unsubscribe`` or ``resubscribe``, when, how, by whom."""
+
+    action: str
+    at: dt.datetime
+    how: str
+    actor: str | None
+
+    def as_json(self) -> dict[str, str | None]:
+        """The change as ``subscribers --json`` prints it (time in ISO 8601 UTC)."""
+        at = self.at.astimezone(dt.UTC).isoformat(timespec="seconds")
+        return {"action": self.action, "at": at, "how": self.how, "by": self.actor}
+
+
+@dataclass(frozen=True, slots=True)
+class SeenRevision:
+    """A revision as a reader saw it; ``attachments`` None when not recorded (before 0.2)."""
+
+    revision: int
+    title: str
+    body: str
+    attachments: tuple[Attachment, ...] | None
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One row of the outbox: a digest for one subscriber, frozen at planning time."""
@@ -316,10 +361,18 @@ class Store(OutboxMixin, Closing):
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self) -> None:
+        fresh = self.schema_version == 0
+        if fresh:  # a new user needs one line, not the list of migrations
+            log.info("creating the state database %s", self.path)
         for number, migration in enumerate(MIGRATIONS, start=1):
             if self.schema_version >= number:
                 continue
-            log.info("applying database migration %d (%s)", number, migration.__name__)
+            log.log(
+                logging.DEBUG if fresh else logging.INFO,
+                "applying database migration %d (%s)",
+                number,
+                migration.__name__,
+            )
             try:
                 with self.transaction() as db:
                     migration(db)
@@ -519,8 +572,16 @@ class Store(OutboxMixin, Closing):
                 return existing.row_id if existing else 0
             row_id = int(cursor.lastrowid or 0)
             db.execute(
-                "INSERT INTO release_revisions VALUES (?, 1, ?, ?, ?, ?)",
-                (row_id, release.title, release.body, content_hash, _ts(now)),
+                "INSERT INTO release_revisions(release_id, revision, title, body, content_hash, "
+                "seen_at, attachments) VALUES (?, 1, ?, ?, ?, ?, ?)",
+                (
+                    row_id,
+                    release.title,
+                    release.body,
+                    content_hash,
+                    _ts(now),
+                    _attachments_json(release.attachments),
+                ),
             )
             self._write_tags(db, row_id, classification)
         return row_id
@@ -551,8 +612,17 @@ class Store(OutboxMixin, Closing):
                 ),
             )
             db.execute(
-                "INSERT INTO release_revisions VALUES (?, ?, ?, ?, ?, ?)",
-                (row_id, revision, release.title, release.body, content_hash, now),
+                "INSERT INTO release_revisions(release_id, revision, title, body, content_hash, "
+                "seen_at, attachments) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row_id,
+                    revision,
+                    release.title,
+                    release.body,
+                    content_hash,
+                    now,
+                    _attachments_json(release.attachments),
+                ),
             )
             self._write_tags(db, row_id, classification)
         return int(revision)
@@ -668,22 +738,128 @@ class Store(OutboxMixin, Closing):
                 [(e.lower(), now) for e in emails],
             )
 
-    def suppress(self, email: str, reason: str) -> bool:
-        """Stop all mail to an address; True if it was not suppressed before."""
+    def suppress(self, email: str, reason: str, *, actor: str | None = None) -> bool:
+        """Stop all mail to an address; True if it was not suppressed before.
+
+        ``reason`` says how (one of :data:`READER_REASONS` when the reader did it, else e.g.
+        ``"operator"``); ``actor`` who, when an operator did it. Both are logged.
+        """
+        now = _ts(utcnow())
         with self.transaction() as db:
             cursor = db.execute(
-                "INSERT INTO suppressions(email, created_at, reason) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (email.lower(), _ts(utcnow()), reason),
+                "INSERT INTO suppressions(email, created_at, reason, actor) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (email.lower(), now, reason, actor),
             )
+            if cursor.rowcount == 1:
+                db.execute(
+                    "INSERT INTO subscription_log(email, at, action, how, actor) "
+                    "VALUES (?, ?, 'unsubscribe', ?, ?)",
+                    (email.lower(), now, reason, actor),
+                )
         return cursor.rowcount == 1
 
     def suppressed(self) -> set[str]:
         """Addresses that unsubscribed; they win over the config file."""
         return {r[0] for r in self.db.execute("SELECT email FROM suppressions")}
 
+    def suppressions(self) -> dict[str, Suppression]:
+        """Every suppression by (lower-case) address."""
+        rows = self.db.execute("SELECT * FROM suppressions")
+        return {r["email"]: _suppression_from_row(r) for r in rows}
+
+    def unsuppress(self, email: str, *, actor: str | None, now: dt.datetime) -> Suppression | None:
+        """Lift a suppression; the address then gets only releases first seen from ``now``.
+
+        Without moving the planning window, the first digest after a resubscription would carry
+        everything published while the reader was away. Returns the lifted suppression, or None.
+        """
+        email = email.lower()
+        with self.transaction() as db:
+            row = db.execute("SELECT * FROM suppressions WHERE email = ?", (email,)).fetchone()
+            if row is None:
+                return None
+            db.execute("DELETE FROM suppressions WHERE email = ?", (email,))
+            db.execute(
+                "UPDATE subscribers SET planned_until = ? WHERE email = ?", (_ts(now), email)
+            )
+            db.execute(
+                "INSERT INTO subscription_log(email, at, action, how, actor) "
+                "VALUES (?, ?, 'resubscribe', 'operator', ?)",
+                (email, _ts(now), actor),
+            )
+        return _suppression_from_row(row)
+
+    def last_subscription_changes(self) -> dict[str, SubscriptionChange]:
+        """The latest unsubscribe/resubscribe of each address that ever had one."""
+        rows = self.db.execute(
+            "SELECT * FROM subscription_log WHERE id IN "
+            "(SELECT MAX(id) FROM subscription_log GROUP BY email)"
+        )
+        return {
+            r["email"]: SubscriptionChange(
+                r["action"], dt.datetime.fromisoformat(r["at"]), r["how"], r["actor"]
+            )
+            for r in rows
+        }
+
+    def known_subscribers(self) -> dict[str, dt.datetime]:
+        """Every address ever configured (lower-case) → when it was first seen."""
+        rows = self.db.execute("SELECT email, added_at FROM subscribers")
+        return {r[0]: dt.datetime.fromisoformat(r[1]) for r in rows}
+
+    def subscriber_deliveries(self) -> dict[str, tuple[dt.datetime | None, int, int]]:
+        """Per address: (last digest sent, pending deliveries, failed deliveries)."""
+        rows = self.db.execute(
+            "SELECT subscriber, MAX(sent_at), SUM(status = 'pending'), SUM(status = 'failed') "
+            "FROM deliveries GROUP BY subscriber"
+        )
+        return {r[0]: (_parse_ts(r[1]), int(r[2] or 0), int(r[3] or 0)) for r in rows}
+
+    def last_seen_revision(
+        self, email: str, row_id: int, *, before_delivery: int | None = None
+    ) -> SeenRevision | None:
+        """The latest revision of a release planned for ``email`` in a delivery older than
+        ``before_delivery`` (any delivery when None): what the reader last saw, to say what an
+        Updated item changed. None if they never got it."""
+        row = self.db.execute(
+            "SELECT rv.revision, rv.title, rv.body, rv.attachments FROM release_revisions rv "
+            "WHERE rv.release_id = ? AND rv.revision = (SELECT MAX(i.revision) FROM delivery_items i"
+            " WHERE i.subscriber = ? AND i.release_id = ? AND i.delivery_id < ?)",
+            (row_id, email.lower(), row_id, before_delivery if before_delivery else 2**62),
+        ).fetchone()
+        if row is None:
+            return None
+        attachments = (
+            None
+            if row["attachments"] is None
+            else tuple(Attachment(a["name"], a["url"]) for a in json.loads(row["attachments"]))
+        )
+        return SeenRevision(row["revision"], row["title"], row["body"], attachments)
+
+    def rebase_urls(self, old: str, new: str) -> int:
+        """Replace the prefix ``old`` of release and attachment links by ``new`` (the demo's
+        local board is gone once it exits; its releases are the ministry's own)."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE releases SET url = ? || substr(url, ?), attachments = replace(attachments, ?, ?) "
+                "WHERE substr(url, 1, ?) = ?",
+                (new, len(old) + 1, old, new, len(old), old),
+            )
+        return cursor.rowcount
+
 
 def _attachments_json(attachments: Iterable[Attachment]) -> str:
     return json.dumps([{"name": a.name, "url": a.url} for a in attachments], ensure_ascii=False)
+
+
+def _suppression_from_row(row: sqlite3.Row) -> Suppression:
+    return Suppression(
+        email=row["email"],
+        created_at=dt.datetime.fromisoformat(row["created_at"]),
+        reason=row["reason"],
+        actor=row["actor"],
+    )
 
 
 def _source_from_row(row: sqlite3.Row) -> SourceHealth:

@@ -25,6 +25,9 @@ SUBCOMMANDS = [
     "reclassify",
     "eval",
     "demo",
+    "subscribers",
+    "unsubscribe",
+    "resubscribe",
 ]
 
 

@@ -178,6 +178,40 @@ MISTAKES = [
         id="bad-regex",
     ),
     pytest.param(
+        '[mail]\ntransport = "smpt"\n',
+        "config.toml: mail.transport: must be one of maildir, smtp; did you mean 'smtp'?",
+        id="enum-did-you-mean",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\nfrequency = "dayly"\n',
+        "config.toml: subscribers.1.frequency: must be one of immediate, daily, weekly; "
+        "did you mean 'daily'?",
+        id="frequency-did-you-mean",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\nthemes = ["north korea"]\n',
+        "config.toml: subscribers.1.themes: unknown theme 'north korea'; did you mean 'north-korea'?",
+        id="theme-did-you-mean",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\nthemes = ["sanctons"]\n',
+        "config.toml: subscribers.1.themes: unknown theme 'sanctons'; did you mean 'sanctions'?",
+        id="theme-typo-did-you-mean",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\nweekday = "thrusday"\n',
+        "config.toml: subscribers.1.weekday: must be one of monday, tuesday, wednesday, thursday, "
+        "friday, saturday, sunday; did you mean 'thursday'?",
+        id="weekday-did-you-mean",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\nkeywords = ["Yongbyon", "Gaza"]\n'
+        'exclude = ["gaza "]\n',
+        "config.toml: subscribers.1: 'gaza' is in both keywords and exclude: a release containing "
+        "it would be asked for and dropped at once; remove it from one of them",
+        id="keyword-also-excluded",
+    ),
+    pytest.param(
         '[mail.smtp]\nusername = "u"\n',
         "config.toml: mail.smtp: username is set but password_env (the variable holding the password) is not",
         id="secret-only-from-env",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
@@ -27,8 +28,10 @@ from monitor.digest import (
     subject_for,
     verify_unsubscribe_token,
 )
+from monitor.digestview import describe_changes
 from monitor.mailmessage import unsubscribe_links
 from monitor.models import Attachment, Evidence, Release, ThemeTag
+from monitor.store import SeenRevision
 
 GOLDEN = Path(__file__).parent / "data" / "digest"
 KST = dt.timezone(dt.timedelta(hours=9))
@@ -120,6 +123,10 @@ class TestMatches:
             True,
         ),
         ("blank keyword matches nothing", {"themes": ["cyber"], "keywords": [" "]}, AID, False),
+        ("keywords alone: a release containing one", {"keywords": ["gaza"]}, AID, True),
+        ("keywords alone: nothing else", {"keywords": ["gaza"]}, NK, False),
+        ("keywords alone: not untagged ones", {"keywords": ["gaza"]}, UNTAGGED, False),
+        ("blank keywords alone: everything", {"keywords": [" "]}, UNTAGGED, True),
         (
             "exclude drops a theme match",
             {"themes": ["north-korea"], "exclude": ["Missile"]},
@@ -151,6 +158,105 @@ class TestMatches:
         """(themes OR keywords) AND countries AND NOT exclude."""
         subscriber = SubscriberConfig.model_validate({"email": "r@example.org", **settings})
         assert matches(subscriber, rel) is expected
+
+
+class TestEvidence:
+    def test_a_term_two_themes_share_is_counted_once(self) -> None:
+        """Both themes report the same three occurrences of “missile”: the digest says ×3."""
+        tags = (
+            ThemeTag("north-korea", 9.0, (Evidence("missile", "body", 3),)),
+            ThemeTag("security-defense", 6.0, (Evidence("missile", "body", 3),)),
+        )
+        rel = dataclasses.replace(release(1, "Statement"), themes=tags)
+        text = render_text(digest_of(DigestItem(rel)), theme_names=THEME_NAMES, unsubscribe=links())
+        assert "Matched on “missile”\u00a0×3" in text
+        assert "×6" not in text
+
+    def test_title_and_body_occurrences_still_add_up(self) -> None:
+        tags = (
+            ThemeTag(
+                "north-korea", 9.0, (Evidence("icbm", "title", 1), Evidence("icbm", "body", 2))
+            ),
+            ThemeTag("security-defense", 6.0, (Evidence("icbm", "body", 2),)),
+        )
+        rel = dataclasses.replace(release(1, "ICBM"), themes=tags)
+        html = render_html(digest_of(DigestItem(rel)), theme_names=THEME_NAMES, unsubscribe=links())
+        assert "Matched on “icbm” in title" in html
+
+
+class TestDescribeChanges:
+    BEFORE = SeenRevision(1, "Statement", "The talks were held on 22 July in Seoul.", ())
+
+    @pytest.mark.parametrize(
+        ("title", "body", "attachments", "expected"),
+        [
+            ("Statement", "The talks were held on 23 July in Seoul.", (), "body “22” → “23”"),
+            ("Statement", "The talks were  held on 22 July\nin Seoul.", (), "body spacing"),
+            (
+                "Statement",
+                "The talks were held on 22 July in Seoul. Both sides agreed.",
+                (),
+                "body added “Both sides agreed.”",
+            ),
+            ("Statement", "The talks were held in Seoul.", (), "body removed “on 22 July”"),
+            (
+                "Statement",
+                "Talks were held on 23 July in Busan.",
+                (),
+                "body “The talks” → “Talks” (and 2 more edits)",
+            ),
+            (
+                "Statement (corrected)",
+                "The talks were held on 22 July in Seoul.",
+                (Attachment("Annex.pdf", "https://x/a"),),
+                "title (was “Statement”); attachment added: Annex.pdf",
+            ),
+            (
+                "Statement",
+                "The talks were held on 22 July in Seoul, "
+                + "with one two three four five six seven eight nine ten.",
+                (),
+                "body “Seoul.” → “Seoul, with one two three four five six …”",
+            ),
+            (
+                "Statement",
+                "The talks were held on 22 July in \x1b[31mSeoul\u202e.",
+                (),
+                "body “Seoul.” → “[31mSeoul.”",
+            ),
+        ],
+        ids=[
+            "replace",
+            "spacing",
+            "insert",
+            "delete",
+            "several",
+            "title-attachment",
+            "long",
+            "hostile",
+        ],
+    )
+    def test_short_summary(self, title: str, body: str, attachments: tuple, expected: str) -> None:
+        after = dataclasses.replace(release(1, title, body), attachments=attachments)
+        assert describe_changes(self.BEFORE, after) == expected
+
+    def test_attachments_unknown_before_are_not_reported(self) -> None:
+        before = dataclasses.replace(self.BEFORE, attachments=None)
+        after = dataclasses.replace(
+            release(1, "Statement", self.BEFORE.body), attachments=(Attachment("A.pdf", "u"),)
+        )
+        assert describe_changes(before, after) == ""
+
+
+class TestWeeklySubject:
+    def test_subject_names_the_days_covered_not_the_iso_week(self) -> None:
+        digest = dataclasses.replace(
+            digest_of(DigestItem(release(1)), DigestItem(release(2))),
+            key="weekly:2026-W49",
+            label="23–30 Nov 2026",
+        )
+        subject = subject_for(digest, THEME_NAMES, "MOFA digest")
+        assert subject == "MOFA digest: 2 releases (23–30 Nov 2026)"
 
 
 class TestGrouping:

@@ -332,6 +332,7 @@ class TestArchiveCommands:
             "mofa-en: page 1: 10 rows, 0 missing so far",
             "mofa-en: page 2: 10 rows, 10 missing so far",
             "mofa-en: page 3: 4 rows, 14 missing so far",
+            "mofa-en: fetching 14 release pages…",
         ]
         assert result.stdout.strip() == "mofa-en: 14 stored from 3 page(s)"
         assert len(cli(config, "releases").stdout.splitlines()) == 24

@@ -165,6 +165,19 @@ class TestMetrics:
         assert samples[("mofa_monitor_deliveries", (("state", "pending"),))] == 0
         assert ("mofa_monitor_last_success_timestamp_seconds", (("source", "a"),)) in samples
 
+    def test_subscribers_by_state(self, endpoint: Endpoint, store: Store) -> None:
+        """The same counts as `status`: active, unsubscribed, removed from the config."""
+        store.sync_subscribers(["gone@example.org", "left@example.org"])
+        store.suppress("left@example.org", "one-click")
+        _, _, body = endpoint.request("/metrics")
+        samples = {
+            s.labels["state"]: s.value
+            for family in text_string_to_metric_families(body)
+            for s in family.samples
+            if s.name == "mofa_monitor_subscribers"
+        }
+        assert samples == {"active": 0, "unsubscribed": 1, "removed": 1}
+
 
 class TestUnsubscribe:
     ADDRESS = "desk@example.org"
@@ -192,6 +205,7 @@ class TestUnsubscribe:
             status, _, body = endpoint.request("/unsubscribe", data=data)
             assert status == 200 and "will receive no more digests" in body
         assert store.suppressed() == {self.ADDRESS}
+        assert store.suppressions()[self.ADDRESS].reason == "confirmation page"
 
     def test_rfc8058_one_click_with_token_in_url(
         self, endpoint: Endpoint, config: Config, store: Store
@@ -201,6 +215,8 @@ class TestUnsubscribe:
         status, _, _ = endpoint.request(url, data=b"List-Unsubscribe=One-Click")
         assert status == 200
         assert store.suppressed() == {self.ADDRESS}
+        suppression = store.suppressions()[self.ADDRESS]
+        assert (suppression.reason, suppression.by_reader) == ("one-click", True)
 
     @pytest.mark.parametrize(
         "path, data",

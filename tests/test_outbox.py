@@ -9,7 +9,7 @@ import pytest
 
 from monitor import outbox
 from monitor.config import Config, load_config
-from monitor.models import Classification, Release, ThemeTag
+from monitor.models import Attachment, Classification, Release, ThemeTag
 from monitor.store import Store
 
 KST = dt.timezone(dt.timedelta(hours=9))
@@ -132,6 +132,26 @@ class TestDuePeriods:
         )
         assert outbox.due_period(config.subscribers[0], now, None).key == key
 
+    @pytest.mark.parametrize(
+        ("weekday", "now", "label"),
+        [
+            ("monday", dt.datetime(2026, 11, 30, 9, tzinfo=KST), "23–30 Nov 2026"),
+            ("monday", dt.datetime(2026, 11, 30, 7, tzinfo=KST), "16–23 Nov 2026"),
+            ("thursday", dt.datetime(2026, 12, 3, 9, tzinfo=KST), "26 Nov – 3 Dec 2026"),
+            ("friday", dt.datetime(2027, 1, 1, 9, tzinfo=KST), "25 Dec 2026 – 1 Jan 2027"),
+        ],
+    )
+    def test_weekly_label_names_the_week_covered(
+        self, tmp_path: Path, weekday: str, now: dt.datetime, label: str
+    ) -> None:
+        """A weekly digest sent on Monday covers the seven days before, not the week begun."""
+        config = config_with(
+            tmp_path,
+            f'[[subscribers]]\nemail = "a@example.org"\nfrequency = "weekly"\nweekday = "{weekday}"\n',
+        )
+        period = outbox.due_period(config.subscribers[0], now, None)
+        assert period is not None and period.label == label
+
     def test_zone_decides_the_day(self, tmp_path: Path) -> None:
         """08:00 in Berlin is not 08:00 in Seoul."""
         config = config_with(
@@ -184,6 +204,39 @@ class TestDailyPlanning:
         daily.plan(kst(28, 8, 1))
         assert daily.contents()["d@example.org daily:2026-11-28"] == [(1, True)]
         assert daily.plan(kst(29, 8, 1)) == []
+
+    def test_an_update_says_what_changed_since_the_readers_copy(self, daily: Ledger) -> None:
+        """Two corrections between digests: the item compares with what the reader got (rev 1)."""
+        row = daily.release(1, kst(26, 12))
+        daily.plan(kst(27, 8, 1))
+        daily.correct(row, 1, kst(27, 12))  # revision 2: title and body
+        third = Release(
+            "m_5676-1", "mofa-en", "m_5676", 1, "Release 1 (corrected)", kst(27, 13).date(),
+            "u", "New body.", "New body.", attachments=(Attachment("Annex.pdf", "https://x/a"),),
+        )  # fmt: skip
+        daily.store.update_release(row, third, content_hash="1c", classification=NK)
+        daily.store.db.execute(
+            "UPDATE releases SET updated_at = ? WHERE id = ?", (kst(27, 13).isoformat(), row)
+        )
+        daily.plan(kst(28, 8, 1))
+        delivery = daily.store.deliveries()[0]
+        assert delivery.digest_key == "daily:2026-11-28"
+        message = outbox.render(daily.config, daily.store, delivery, {}, b"secret")
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert (
+            "  Changed: title (was “Release 1”); body “Body.” → “New body.”;\n"
+            "  attachment added: Annex.pdf\n"
+        ) in text
+        html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        assert (
+            "Changed: title (was “Release 1”); body “Body.” → “New body.”; attachment added: Annex.pdf"
+            in html
+        )
+        # A preview renders the same line; the first digest (new, not updated) has none.
+        sub = daily.config.subscribers[0]
+        first = outbox.digest_for(daily.config, daily.store, daily.store.deliveries()[1])[0]
+        assert [i.changes for i in first.items] == [""]
+        assert outbox.preview(daily.config, daily.store, sub, kst(28, 9)).items == ()
 
     def test_no_empty_digests_unless_asked(self, tmp_path: Path) -> None:
         """send_empty = true makes a delivery even without news."""
