@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Literal
 from monitor.config import Config
 from monitor.deliver import Transport
 from monitor.errors import DeliveryError
-from monitor.mailmessage import mail_domain, safe_header_text, strip_controls
+from monitor.mailmessage import (
+    MAIL_POLICY,
+    mail_domain,
+    safe_header_text,
+    set_text_header,
+    strip_controls,
+)
 from monitor.store import SourceHealth, Store
 
 if TYPE_CHECKING:  # the pipeline is only a source of records here
@@ -124,10 +130,10 @@ def _log(alert: Alert) -> None:
 def build_alert(config: Config, alert: Alert, to: str) -> EmailMessage:
     """A plain-text operator mail; scraped or error text reaches the Subject only sanitised."""
     h = alert.health
-    message = EmailMessage()
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = config.mail.from_
     message["To"] = to
-    message["Subject"] = _subject(alert)
+    set_text_header(message, "Subject", _subject(alert))
     message["Date"] = formatdate(localtime=False, usegmt=True)
     token = hashlib.sha256(alert.key.encode()).hexdigest()[:32]
     message["Message-ID"] = f"<alert.{token}@{mail_domain(config.mail.from_)}>"

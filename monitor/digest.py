@@ -35,6 +35,7 @@ from monitor.mailmessage import (
     UnsubscribeLinks,
     make_unsubscribe_token,
     safe_header_text,
+    set_text_header,
     strip_controls,
     unsubscribe_links,
     verify_unsubscribe_token,
@@ -232,7 +233,9 @@ def build_message(
     msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = mail.from_
     msg["To"] = _recipient(digest)
-    msg["Subject"] = subject_for(digest, theme_names, safe_header_text(mail.subject_prefix, 60))
+    set_text_header(
+        msg, "Subject", subject_for(digest, theme_names, safe_header_text(mail.subject_prefix, 60))
+    )
     msg["Date"] = format_datetime(digest.created_at)
     msg["Message-ID"] = _message_id(digest.message_id)
     msg.set_raw("List-Unsubscribe", links.header())
