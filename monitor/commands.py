@@ -137,15 +137,20 @@ def preview(args: argparse.Namespace, out: TextIO) -> int:
 
 @command("send-test")
 def send_test(args: argparse.Namespace, out: TextIO) -> int:
-    """Send a sample digest (every theme, an update, an attachment) through the configured transport."""
+    """Send a sample digest marked as a test (made-up releases of every theme, an update, an
+    attachment) through the configured transport."""
     from monitor.digest import build_message, sample_digest
 
     config = load(args)
+    sub = config.subscriber(args.to)
+    zone = sub.timezone if sub else config.service.timezone
+    # Marked as a test in the Subject too, so nobody takes the made-up releases for news.
+    mail = config.mail.model_copy(update={"subject_prefix": f"[TEST] {config.mail.subject_prefix}"})
     with App(config) as app:
-        digest = dataclasses.replace(sample_digest(utcnow()), subscriber_email=args.to)
+        digest = dataclasses.replace(sample_digest(utcnow(), zone), subscriber_email=args.to)
         message = build_message(
             digest,
-            config.mail,
+            mail,
             format="html",
             theme_names=app.theme_names,
             unsubscribe_secret=outbox.unsubscribe_secret(config, app.store),

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from zoneinfo import ZoneInfo
 
 import css_inline
 import jinja2
@@ -87,6 +88,12 @@ class Digest:
     message_id: str
     created_at: dt.datetime
     followed: tuple[str, ...] = ()
+    timezone: str = "UTC"  # the subscriber's zone: every date and time they see is in it
+    notice: str = ""  # a line shown above everything (send-test: "TEST MESSAGE ...")
+
+    def local_time(self) -> dt.datetime:
+        """``created_at`` in the subscriber's zone."""
+        return self.created_at.astimezone(ZoneInfo(self.timezone))
 
 
 def _contains_any(text: str, terms: Sequence[str]) -> bool:
@@ -131,7 +138,8 @@ def _context(
         "counts": " · ".join(counts),
         "sections": groups,
         "unsubscribe": unsubscribe,
-        "generated": digest.created_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
+        "generated": local_time_label(digest.local_time()),
+        "notice": strip_controls(digest.notice),
     }
 
 
@@ -185,10 +193,21 @@ def render_html(
 # --- the message -------------------------------------------------------------------------------
 
 
+def local_time_label(when: dt.datetime) -> str:
+    """``2026-11-27 09:30 KST``: a time as a subscriber reads it, labelled with its zone (the
+    abbreviation, or the UTC offset where the zone has none)."""
+    zone = when.strftime("%Z")
+    if not zone or zone[0] in "+-":
+        offset = when.strftime("%z")  # "+0530"
+        zone = "UTC" + offset[:3] + (f":{offset[3:5]}" if offset[3:5] != "00" else "")
+    return f"{when:%Y-%m-%d %H:%M} {zone}"
+
+
 def _period(digest: Digest) -> str:
-    """``2026-11-27`` / ``2026-W48`` from the digest key, else the creation date."""
+    """``2026-11-27`` / ``2026-W48`` from the digest key (already in the subscriber's zone),
+    else the creation date in the subscriber's zone — the date the body shows."""
     suffix = digest.key.rpartition(":")[2]
-    return suffix if _PERIOD.match(suffix) else digest.created_at.date().isoformat()
+    return suffix if _PERIOD.match(suffix) else digest.local_time().date().isoformat()
 
 
 def subject_for(digest: Digest, theme_names: Mapping[str, str], prefix: str) -> str:
@@ -252,9 +271,10 @@ def build_message(
     return msg
 
 
-def sample_digest(now: dt.datetime) -> Digest:
-    """A fake but realistic digest for ``send-test``: every theme, an update, an attachment."""
+def sample_digest(now: dt.datetime, timezone: str = "UTC") -> Digest:
+    """A made-up digest for ``send-test``, marked as a test: every theme, an update, an
+    attachment, hostile text (see :mod:`monitor.sampledigest`)."""
     # Imported here because the sample module builds Digest objects from this one.
     from monitor.sampledigest import build_sample_digest
 
-    return build_sample_digest(now)
+    return build_sample_digest(now, timezone)

@@ -8,11 +8,16 @@ Variants: ``tls="starttls"`` or ``"ssl"`` (certificate for 127.0.0.1 signed by t
 ``tests/data/tls/``), ``users={"name": "password"}`` for AUTH, ``replies={"rcpt": "550 5.1.1 ..."}``
 to refuse chosen recipients, ``drop_after=N`` to cut the connection after every N accepted
 messages, ``drop_on_mail=N`` to cut it on the next N ``MAIL`` commands, ``drop_on_data`` to cut it
-instead of answering the message data.
+instead of answering the message data, ``final_reply_delay=S`` to store the message at once
+but answer the end of its data only S seconds later (a slow relay: the client may give up first),
+``offer_8bitmime=False`` to leave 8BITMIME out of the EHLO reply and ``strict_7bit=True`` to
+refuse with 554 any message data holding a byte above 127 not announced with ``BODY=8BITMIME``
+(RFC 6152 §3) — the relays that made undeclared 8-bit digests fail for good.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -76,6 +81,10 @@ class RecordingHandler:
     drop_after: int | None = None
     drop_on_data: bool = False
     drop_on_mail: int = 0  # cut the line on this many MAIL commands (before any data)
+    final_reply_delay: float = 0.0  # seconds between storing a message and saying 250
+    offer_8bitmime: bool = True
+    strict_7bit: bool = False
+    refused: list[str] = field(default_factory=list)  # the replies of refused message data
     received: list[ReceivedMessage] = field(default_factory=list)
     connections: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -89,6 +98,8 @@ class RecordingHandler:
             with self._lock:
                 self.connections += 1
             session.number = self.connections  # type: ignore[attr-defined]
+        if not self.offer_8bitmime:
+            responses = [line for line in responses if "8BITMIME" not in line.upper()]
         return responses
 
     async def handle_MAIL(
@@ -116,6 +127,11 @@ class RecordingHandler:
             server.transport.abort()
             return "250 OK"  # never reaches the client
         raw = envelope.original_content or b""
+        declared = any(o.upper() == "BODY=8BITMIME" for o in envelope.mail_options)
+        if self.strict_7bit and not declared and any(byte > 127 for byte in raw):
+            reply = "554 5.6.1 8-bit message data without BODY=8BITMIME"
+            self.refused.append(reply)
+            return reply
         auth = session.auth_data
         self.received.append(
             ReceivedMessage(
@@ -128,6 +144,8 @@ class RecordingHandler:
             )
         )
         session.accepted = getattr(session, "accepted", 0) + 1  # type: ignore[attr-defined]
+        if self.final_reply_delay:
+            await asyncio.sleep(self.final_reply_delay)  # stored already: only the reply is late
         return "250 OK: queued"
 
     def _hang_up_if_done(self, server: Any, session: Session) -> bool:
@@ -189,6 +207,9 @@ def running_smtp_server(
     drop_after: int | None = None,
     drop_on_data: bool = False,
     drop_on_mail: int = 0,
+    final_reply_delay: float = 0.0,
+    offer_8bitmime: bool = True,
+    strict_7bit: bool = False,
 ) -> Iterator[SmtpTestServer]:
     """Start an aiosmtpd server on 127.0.0.1 with the chosen behaviour; stop it afterwards."""
     handler = RecordingHandler(
@@ -196,6 +217,9 @@ def running_smtp_server(
         drop_after=drop_after,
         drop_on_data=drop_on_data,
         drop_on_mail=drop_on_mail,
+        final_reply_delay=final_reply_delay,
+        offer_8bitmime=offer_8bitmime,
+        strict_7bit=strict_7bit,
     )
     kwargs: dict[str, Any] = {}
     if tls == "starttls":
