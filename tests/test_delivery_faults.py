@@ -12,6 +12,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from test_mail_headers import MAIL, THEMES, digest
+from test_outbox import Ledger, config_with, kst
 
 from monitor import outbox
 from monitor.alerts import notify_transport
@@ -20,11 +22,8 @@ from monitor.deliver import MaildirTransport, SmtpTransport, make_transport
 from monitor.digest import build_message
 from monitor.errors import DeliveryUncertainError, TemporaryDeliveryError
 from monitor.health import health_report
-from monitor.store import Store
 
 from smtp_server import SmtpTestServer, running_smtp_server
-from test_mail_headers import MAIL, THEMES, digest
-from test_outbox import Ledger, config_with, kst
 
 PASSWORD_ENV = "MOFA_TEST_SMTP_PASSWORD_FAULTS"
 
@@ -117,14 +116,12 @@ class TestNonAsciiPassword:
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-        with running_smtp_server(users={"monitor": "other"}) as server:
-            with (
-                SmtpTransport(
-                    settings(server, username="monitor", password_env=PASSWORD_ENV)
-                ) as smtp,
-                pytest.raises(TemporaryDeliveryError) as caught,
-            ):
-                smtp.send("k1", korean_text_digest())
+        with (
+            running_smtp_server(users={"monitor": "other"}) as server,
+            SmtpTransport(settings(server, username="monitor", password_env=PASSWORD_ENV)) as smtp,
+            pytest.raises(TemporaryDeliveryError) as caught,
+        ):
+            smtp.send("k1", korean_text_digest())
         message = str(caught.value)
         assert "login failed" in message
         for secret_part in ("ä", "ö", "비", "밀", "€", PASSWORD):
@@ -284,12 +281,14 @@ class TestUnwritableMaildir:
         assert any("mail transport recovered" in s for s in subjects)
 
     def test_an_smtp_relay_that_refuses_everything_is_a_transport_fault(
-        self, tmp_path: Path, immediate: Ledger
+        self, immediate: Ledger
     ) -> None:
-        with running_smtp_server(replies={"d@example.org": "451 4.3.0 try later"}) as server:
-            with SmtpTransport(settings(server)) as smtp:
-                send_passes(immediate, smtp, 1)
-                notify_transport(immediate.config, immediate.store, smtp, kst(26, 15))
+        with (
+            running_smtp_server(replies={"d@example.org": "451 4.3.0 try later"}) as server,
+            SmtpTransport(settings(server)) as smtp,
+        ):
+            send_passes(immediate, smtp, 1)
+            notify_transport(immediate.config, immediate.store, smtp, kst(26, 15))
         health = immediate.store.transport_health()
         assert health.failing_since is not None and "451" in (health.last_error or "")
 
