@@ -5,6 +5,7 @@ or at most one duplicate, or one clear line in status, health and the alert), ne
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -17,7 +18,7 @@ from test_outbox import Ledger, config_with, kst
 
 from monitor import outbox
 from monitor.alerts import notify_transport
-from monitor.config import Config, SmtpConfig
+from monitor.config import Config, MailConfig, SmtpConfig
 from monitor.deliver import MaildirTransport, SmtpTransport, make_transport
 from monitor.digest import build_message
 from monitor.errors import DeliveryUncertainError, TemporaryDeliveryError
@@ -34,11 +35,15 @@ def settings(server: SmtpTestServer, **extra: object) -> SmtpConfig:
     )
 
 
+SHORT_MAIL = MailConfig.model_validate({"from": "M <m@x.io>"})
+
+
 def korean_text_digest() -> EmailMessage:
-    """A short text-only digest with a Korean title: what went out undeclared as 8bit."""
+    """A short text-only digest with a Korean title: what went out undeclared as 8bit (every
+    line under 78 characters, so :mod:`email` chose ``8bit`` over quoted-printable)."""
     return build_message(
-        digest("외교부 대변인 논평 — “성명”"),
-        MAIL,
+        dataclasses.replace(digest("외교부 대변인 논평 — “성명”"), subscriber_email="a@b.io"),
+        SHORT_MAIL,
         format="text",
         theme_names=THEMES,
         unsubscribe_secret=b"k",
