@@ -24,6 +24,8 @@ _UNSAFE = re.compile(
 
 
 def _visible(match: re.Match[str]) -> str:
+    if match.group() == "\r":
+        return "\\r"
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
