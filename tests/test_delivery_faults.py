@@ -347,3 +347,81 @@ class TestClockStepBack:
         )
         MIGRATIONS[1](db)
         assert db.execute("SELECT added_row, planned_row FROM subscribers").fetchone() == (1, 2)
+
+
+# --- dates a subscriber sees ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("zone", "day", "label", "generated"),
+    [
+        ("Asia/Seoul", "2026-11-27", "27 Nov 2026, 08:30 KST", "2026-11-27 08:30 KST"),
+        ("America/Sao_Paulo", "2026-11-26", "26 Nov 2026, 20:30 UTC-03", "2026-11-26 20:30 UTC-03"),
+        (
+            "Asia/Kathmandu",
+            "2026-11-27",
+            "27 Nov 2026, 05:15 UTC+05:45",
+            "2026-11-27 05:15 UTC+05:45",
+        ),
+    ],
+)
+def test_an_immediate_digest_shows_the_subscribers_date_everywhere(
+    tmp_path: Path, zone: str, day: str, label: str, generated: str
+) -> None:
+    """Sent at 23:30 UTC: Subject, heading and footer all carry the subscriber's local date."""
+    ledger = Ledger(
+        config_with(
+            tmp_path,
+            f'[[subscribers]]\nemail = "d@example.org"\nfrequency = "immediate"\n'
+            f'timezone = "{zone}"\nformat = "text"\n',
+        )
+    )
+    ledger.subscribe("d@example.org", kst(26, 10))
+    ledger.release(1, kst(26, 12))
+    ledger.plan(dt.datetime(2026, 11, 26, 23, 30, tzinfo=dt.UTC), poll_run=1)
+    [delivery] = ledger.store.deliveries()
+    message = outbox.render(ledger.config, ledger.store, delivery, THEMES, b"k")
+    assert str(message["Subject"]).endswith(f"({day})")
+    text = message.get_content()
+    assert text.splitlines()[0].endswith(f"— {label}")
+    assert f"Generated {generated}." in text
+
+
+def test_run_once_and_status_with_a_blocked_maildir(live_site, tmp_path: Path) -> None:
+    """Through the real CLI: no traceback, the news stays pending, status says why in one line."""
+    import subprocess
+    import sys
+
+    live_site.seed_from_corpus(limit=3)
+    (tmp_path / "blocked").write_text("a file where the Maildir should be")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[service]\nstate_dir = "state"\nrequest_delay = "0s"\ntimeout = "3s"\n'
+        f'[[sources]]\nid = "mofa-en"\nurl = "{live_site.list_url()}"\n'
+        '[mail]\nmaildir = "blocked"\n'
+        '[[subscribers]]\nemail = "desk@example.org"\nfrequency = "immediate"\n',
+        encoding="utf-8",
+    )
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "monitor", "--config", str(config), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=tmp_path,
+        )
+
+    assert cli("run-once").returncode == 0  # baseline
+    live_site.publish(600001, "Korea and Chile Hold Talks", "2026-11-27", "1. Talks.\n2. Held.")
+    second = cli("run-once")
+    assert "Traceback" not in second.stderr
+    assert second.stdout.splitlines()[-1] == "digests: 1 planned, 0 sent, 1 deferred, 0 failed"
+    assert "ALERT mail transport is failing" in second.stderr
+    status = cli("status").stdout.splitlines()
+    assert "deliveries: 1 pending, 0 sent, 0 failed" in status
+    [line] = [s for s in status if s.startswith("mail transport:")]
+    assert line.startswith("mail transport: FAILING since ")
+    assert "a file stands where a folder should be" in line and str(tmp_path / "blocked") in line
+    assert any("pending desk@example.org immediate:" in s for s in status)

@@ -234,3 +234,60 @@ def test_header_value_decodes_to_its_text(text: str, name: str) -> None:
     for line in header_block(data):
         if b"=?" in line and line.split(b":", 1)[0] != name.encode():
             assert len(line) <= 76
+
+
+# --- end to end: the title comes from the site, the mail goes through the real CLI ----------
+
+
+@pytest.mark.parametrize("kind", ["mofa-board", "mofa-rss"])
+@pytest.mark.parametrize("transport", ["maildir", "smtp"])
+def test_a_hostile_title_from_the_site_never_becomes_a_field(
+    live_site, smtp_server: SmtpTestServer, tmp_path: Path, kind: str, transport: str
+) -> None:
+    """The reported case end to end: board or feed → SQLite → Maildir or SMTP."""
+    import subprocess
+    import sys
+
+    live_site.seed_from_corpus(limit=3)
+    url = live_site.list_url() if kind == "mofa-board" else live_site.feed_url()
+    mail = (
+        f'transport = "smtp"\n[mail.smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\n'
+        if transport == "smtp"
+        else ""
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[service]\nstate_dir = "state"\nrequest_delay = "0s"\ntimeout = "3s"\n'
+        f'[[sources]]\nid = "s"\nkind = "{kind}"\nurl = "{url}"\n'
+        f'[mail]\nfrom = "MOFA Monitor <monitor@example.org>"\n{mail}'
+        '[[subscribers]]\nemail = "desk@example.org"\nfrequency = "immediate"\nformat = "text"\n',
+        encoding="utf-8",
+    )
+
+    def run_once() -> None:
+        result = subprocess.run(
+            [sys.executable, "-m", "monitor", "--config", str(config), "run-once"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    run_once()  # baseline
+    title = HOSTILE_TITLES[0]
+    live_site.publish(600001, title, "2026-11-27", "1. A statement.\n2. On trade.")
+    run_once()
+    if transport == "smtp":
+        [got] = smtp_server.wait_for(1)
+        assert got.rcpt_tos == ("desk@example.org",)
+        data = got.data
+    else:
+        [file] = (tmp_path / "state" / "outbox" / "new").iterdir()
+        data = file.read_bytes()
+    parsed = parse(data)
+    assert parsed["Reply-To"] is None and parsed["Bcc"] is None
+    assert {k.lower() for k in parsed} == DIGEST_FIELDS
+    assert str(parsed["Subject"]).startswith("MOFA digest: Statement =?utf-8?q?=0D=0AReply-To:")
+    assert "\n" not in str(parsed["Subject"]) and "\r" not in str(parsed["Subject"])
