@@ -115,3 +115,27 @@ def test_releases_json_is_harmless_and_exact(hostile_state: Path) -> None:
     assert_harmless(result.stdout)
     [line] = result.stdout.splitlines()
     assert json.loads(line)["title"] == HOSTILE
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_log_lines_quoting_stored_text_are_harmless(
+    log_format: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A log line quoting a hostile title or error (alerts, deferrals) leaves stderr inert."""
+    import logging
+
+    from monitor.logs import setup_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        setup_logging(0, log_format)
+        logging.getLogger("monitor.alerts").error("ALERT source mofa-en is down: %s", HOSTILE)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    err = capsys.readouterr().err
+    assert "ALERT source mofa-en is down" in err
+    assert_harmless(err)
+    if log_format == "json":
+        assert json.loads(err)["message"].endswith(HOSTILE)
