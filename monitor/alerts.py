@@ -29,6 +29,7 @@ from monitor.mailmessage import (
     MAIL_POLICY,
     mail_domain,
     safe_header_text,
+    set_mailbox_header,
     set_text_header,
     strip_controls,
 )
@@ -131,8 +132,8 @@ def build_alert(config: Config, alert: Alert, to: str) -> EmailMessage:
     """A plain-text operator mail; scraped or error text reaches the Subject only sanitised."""
     h = alert.health
     message = EmailMessage(policy=MAIL_POLICY)
-    message["From"] = config.mail.from_
-    message["To"] = to
+    set_mailbox_header(message, "From", config.mail.from_)
+    set_mailbox_header(message, "To", to)
     set_text_header(message, "Subject", _subject(alert))
     message["Date"] = formatdate(localtime=False, usegmt=True)
     token = hashlib.sha256(alert.key.encode()).hexdigest()[:32]
@@ -225,8 +226,8 @@ def _transport_alert(
     config: Config, kind: str, health: TransportHealth, to: str, key: str
 ) -> EmailMessage:
     message = EmailMessage(policy=MAIL_POLICY)
-    message["From"] = config.mail.from_
-    message["To"] = to
+    set_mailbox_header(message, "From", config.mail.from_)
+    set_mailbox_header(message, "To", to)
     subject = (
         f"[mofa-monitor] mail transport is FAILING: {health.last_error}"
         if kind == "down"

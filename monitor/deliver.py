@@ -284,11 +284,21 @@ def _redact(text: str, secret: str | None) -> str:
 
 
 def _envelope(message: EmailMessage) -> tuple[str, list[str]]:
-    sender = getaddresses([str(message["From"] or "")])
-    recipients = [addr for _name, addr in getaddresses([str(message["To"] or "")]) if addr]
-    if not sender or not sender[0][1] or not recipients:
+    """(sender, recipients) from the parsed address headers, never from their decoded text."""
+    senders, recipients = _addr_specs(message, "From"), _addr_specs(message, "To")
+    if not senders or not recipients:
         raise PermanentDeliveryError("message has no From or To address")
-    return sender[0][1], recipients
+    return senders[0], recipients
+
+
+def _addr_specs(message: EmailMessage, name: str) -> list[str]:
+    header = message[name]
+    if header is None:
+        return []
+    addresses = getattr(header, "addresses", None)
+    if addresses is None:  # a message built under a policy without structured headers
+        return [addr for _name, addr in getaddresses([str(header)]) if addr]
+    return [a.addr_spec for a in addresses if a.username]
 
 
 class SmtpTransport(Closing):

@@ -21,7 +21,6 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
@@ -34,8 +33,10 @@ from monitor.digestview import OTHER, sections, wrap
 from monitor.mailmessage import (
     MAIL_POLICY,
     UnsubscribeLinks,
+    mailbox_value,
     make_unsubscribe_token,
     safe_header_text,
+    set_mailbox_header,
     set_text_header,
     strip_controls,
     unsubscribe_links,
@@ -230,9 +231,6 @@ def _message_id(value: str) -> str:
     return f"<{value}>"
 
 
-def _recipient(digest: Digest) -> Address:
-    name = safe_header_text(digest.subscriber_name or "", 80)
-    return Address(display_name=name, addr_spec=digest.subscriber_email)
 
 
 def build_message(
@@ -250,8 +248,10 @@ def build_message(
         mail.from_, digest.subscriber_email, url=mail.unsubscribe_url, secret=unsubscribe_secret
     )
     msg = EmailMessage(policy=MAIL_POLICY)
-    msg["From"] = mail.from_
-    msg["To"] = _recipient(digest)
+    set_mailbox_header(msg, "From", mail.from_)
+    msg.set_raw(
+        "To", mailbox_value(digest.subscriber_name, digest.subscriber_email, header="To")
+    )
     set_text_header(
         msg, "Subject", subject_for(digest, theme_names, safe_header_text(mail.subject_prefix, 60))
     )

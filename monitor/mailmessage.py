@@ -18,6 +18,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from email.charset import Charset
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import default
 from email.utils import parseaddr
@@ -128,6 +129,42 @@ def set_text_header(message: EmailMessage, name: str, text: str, limit: int = 20
     syntax and decode any encoded word in it, CR/LF included — a header injection.
     """
     message.set_raw(name, header_value(safe_header_text(text, limit), name=name))
+
+
+def mailbox_value(name: str | None, addr_spec: str, *, header: str) -> str:
+    """The raw value of an address header (``To``, ``From``) for one mailbox, built here.
+
+    :mod:`email` decodes encoded words in a display name while folding, so a name such as
+    ``Desk =?utf-8?q?=0D=0ABcc:_x@evil.example?=`` would write a ``Bcc:`` field even through a
+    :class:`~email.headerregistry.Address`. So the name is cleaned by :func:`safe_header_text`,
+    then written as a quoted-string when it is plain ASCII, or else as one UTF-8 encoded word
+    (allowed in a display name's phrase, RFC 2047 §5(3); :mod:`email.charset` uses only the
+    characters that section allows), shortened with "…" to fit one. Raises ValueError for an
+    address no header can hold.
+    """
+    Address(addr_spec=addr_spec)  # e.g. "a..b@example.org": ValueError
+    if not addr_spec.isascii() or any(ch in addr_spec for ch in "<>\r\n \t"):
+        raise ValueError(f"{addr_spec!r} cannot stand in a mail header without SMTPUTF8")
+    clean = safe_header_text(name or "", 80)
+    if not clean:
+        return addr_spec
+    if all(_plain_word(word) for word in clean.split(" ")):
+        quoted = clean.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{quoted}" <{addr_spec}>'
+    # One encoded word: readers such as Python's own keep the folding space between two encoded
+    # words of a display name (RFC 2047 §6.2 says to drop it), so a longer name is shortened.
+    room = min(_ENCODED_LINE_MAX - len(header) - 2, _ENCODED_WORD_MAX)
+    while len(words := _UTF8.header_encode_lines(clean, itertools.repeat(room))) > 1:
+        clean = clean[: max(len(clean) - 2, 1)].rstrip() + "…"
+    return f"{words[0]}\n <{addr_spec}>"
+
+
+def set_mailbox_header(message: EmailMessage, name: str, mailbox: str) -> None:
+    """Set ``name`` to ``"Display Name <addr>"`` or ``addr`` via :func:`mailbox_value`."""
+    display, addr = parseaddr(mailbox)
+    if not addr:
+        raise ValueError(f"{mailbox!r} is not a mailbox")
+    message.set_raw(name, mailbox_value(display, addr, header=name))
 
 
 def address_of(mailbox: str) -> str:

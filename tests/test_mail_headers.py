@@ -8,6 +8,7 @@ require the Subject to come back exactly, within RFC 2047's limits.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from email.header import decode_header, make_header
@@ -291,3 +292,31 @@ def test_a_hostile_title_from_the_site_never_becomes_a_field(
     assert {k.lower() for k in parsed} == DIGEST_FIELDS
     assert str(parsed["Subject"]).startswith("MOFA digest: Statement =?utf-8?q?=0D=0AReply-To:")
     assert "\n" not in str(parsed["Subject"]) and "\r" not in str(parsed["Subject"])
+
+
+# --- address headers: a display name is text too ----------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=TITLES)
+@example(name="Desk =?utf-8?q?=0D=0ABcc:_y@evil.example?= 외교부")
+@example(name='A "quoted", name; <x@evil.example>')
+def test_a_display_name_is_never_header_syntax(name: str) -> None:
+    """Whatever the subscriber's name: one To address, theirs, and the name as text (shortened
+    with "…" only when it does not fit one encoded word)."""
+    message = build_message(
+        dataclasses.replace(digest("t"), subscriber_name=name),
+        MAIL,
+        format="text",
+        theme_names=THEMES,
+        unsubscribe_secret=b"k",
+    )
+    parsed = parse(message.as_bytes())
+    assert {k.lower() for k in parsed} == DIGEST_FIELDS
+    [address] = parsed["To"].addresses
+    assert address.addr_spec == "reader@example.org"
+    clean = safe_header_text(name, 80)
+    if address.display_name != clean:  # shortened to fit one encoded word
+        assert address.display_name.endswith("…")
+        assert clean.startswith(address.display_name[:-1].rstrip())
+    assert [a.addr_spec for a in parsed["From"].addresses] == ["monitor@example.org"]
