@@ -44,6 +44,7 @@ from monitor.errors import (
     DeliveryError,
     DeliveryUncertainError,
     PermanentDeliveryError,
+    RecipientRefusedError,
     TemporaryDeliveryError,
 )
 
@@ -273,6 +274,11 @@ def _by_code(what: str, code: int, text: bytes | str) -> DeliveryError:
     return TemporaryDeliveryError(f"{what}: {reply}")
 
 
+def _refused_recipient(where: str, rcpt: str, code: int, text: bytes | str) -> DeliveryError:
+    error = _by_code(f"{where} refused recipient {rcpt}", code, text)
+    return RecipientRefusedError(str(error)) if isinstance(error, PermanentDeliveryError) else error
+
+
 def _redact(text: str, secret: str | None) -> str:
     """``text`` without the secret or its base64 forms, should a server echo them back."""
     if not secret:
@@ -459,11 +465,15 @@ class SmtpTransport(Closing):
         except smtplib.SMTPRecipientsRefused as exc:
             self._drop_if_closed(conn)
             rcpt, (code, text) = next(iter(exc.recipients.items()))
-            raise _by_code(f"{self._where} refused recipient {rcpt}", code, text) from exc
+            raise _refused_recipient(self._where, rcpt, code, text) from exc
         except smtplib.SMTPSenderRefused as exc:
+            # Our own sender refused (relay rules, "530 authentication required"): a fault of
+            # the configuration that every message would meet, so retried, never "failed".
             self._drop_if_closed(conn)
-            raise _by_code(
-                f"{self._where} refused sender {exc.sender}", exc.smtp_code, exc.smtp_error
+            raise TemporaryDeliveryError(
+                f"{self._where} refused the sender {exc.sender}: "
+                f"{_reply(exc.smtp_code, exc.smtp_error)}; check [mail] from and the relay's "
+                "rules for it (authentication, allowed senders)"
             ) from exc
         except smtplib.SMTPResponseException as exc:  # SMTPDataError and friends
             self._drop_if_closed(conn)
@@ -475,7 +485,7 @@ class SmtpTransport(Closing):
             raise TemporaryDeliveryError(f"network error talking to {self._where}: {exc}") from exc
         if refused:  # only possible with several recipients; we send one per message
             rcpt, (code, text) = next(iter(refused.items()))
-            raise _by_code(f"{self._where} refused recipient {rcpt}", code, text)
+            raise _refused_recipient(self._where, rcpt, code, text)
 
     def _drop_if_closed(self, conn: _Conn) -> None:
         if conn.sock is None:  # smtplib closes the socket itself after a 421

@@ -29,6 +29,7 @@ from monitor.digest import Digest, DigestItem, build_message, local_time_label, 
 from monitor.errors import (
     DeliveryUncertainError,
     PermanentDeliveryError,
+    RecipientRefusedError,
     TemporaryDeliveryError,
 )
 from monitor.mailmessage import mail_domain
@@ -291,6 +292,8 @@ def send_due(
             continue
         except PermanentDeliveryError as exc:
             store.mark_failed(delivery.id, str(exc))
+            if not isinstance(exc, RecipientRefusedError):  # the relay refuses our messages
+                store.record_transport_failure(str(exc), now())
             log.error("delivery %s failed for good: %s", label, exc)
             report.failed.append(label)
             continue

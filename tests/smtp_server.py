@@ -10,6 +10,7 @@ to refuse chosen recipients, ``drop_after=N`` to cut the connection after every 
 messages, ``drop_on_mail=N`` to cut it on the next N ``MAIL`` commands, ``drop_on_data`` to cut it
 instead of answering the message data, ``final_reply_delay=S`` to store the message at once
 but answer the end of its data only S seconds later (a slow relay: the client may give up first),
+``mail_reply="530 ..."`` to refuse every sender, ``data_reply="554 ..."`` every message,
 ``offer_8bitmime=False`` to leave 8BITMIME out of the EHLO reply and ``strict_7bit=True`` to
 refuse with 554 any message data holding a byte above 127 not announced with ``BODY=8BITMIME``
 (RFC 6152 §3) — the relays that made undeclared 8-bit digests fail for good.
@@ -81,6 +82,8 @@ class RecordingHandler:
     drop_after: int | None = None
     drop_on_data: bool = False
     drop_on_mail: int = 0  # cut the line on this many MAIL commands (before any data)
+    mail_reply: str | None = None  # answer every MAIL FROM with this (e.g. "530 5.7.0 ...")
+    data_reply: str | None = None  # answer every message's data with this (e.g. "554 ...")
     final_reply_delay: float = 0.0  # seconds between storing a message and saying 250
     offer_8bitmime: bool = True
     strict_7bit: bool = False
@@ -109,6 +112,8 @@ class RecordingHandler:
             self.drop_on_mail -= 1
             server.transport.abort()
         self._hang_up_if_done(server, session)
+        if self.mail_reply:
+            return self.mail_reply
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 OK"
@@ -127,6 +132,9 @@ class RecordingHandler:
             server.transport.abort()
             return "250 OK"  # never reaches the client
         raw = envelope.original_content or b""
+        if self.data_reply:
+            self.refused.append(self.data_reply)
+            return self.data_reply
         declared = any(o.upper() == "BODY=8BITMIME" for o in envelope.mail_options)
         if self.strict_7bit and not declared and any(byte > 127 for byte in raw):
             reply = "554 5.6.1 8-bit message data without BODY=8BITMIME"
@@ -207,6 +215,8 @@ def running_smtp_server(
     drop_after: int | None = None,
     drop_on_data: bool = False,
     drop_on_mail: int = 0,
+    mail_reply: str | None = None,
+    data_reply: str | None = None,
     final_reply_delay: float = 0.0,
     offer_8bitmime: bool = True,
     strict_7bit: bool = False,
@@ -217,6 +227,8 @@ def running_smtp_server(
         drop_after=drop_after,
         drop_on_data=drop_on_data,
         drop_on_mail=drop_on_mail,
+        mail_reply=mail_reply,
+        data_reply=data_reply,
         final_reply_delay=final_reply_delay,
         offer_8bitmime=offer_8bitmime,
         strict_7bit=strict_7bit,

@@ -108,6 +108,7 @@ class TestSevenBit:
 PASSWORD = "pässwörd-비밀€"
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 class TestNonAsciiPassword:
     def test_a_non_ascii_password_logs_in(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """RFC 4616/4954: AUTH carries UTF-8; smtplib's ASCII-only encoding crashed here."""
@@ -320,6 +321,49 @@ class TestUnwritableMaildir:
             notify_transport(immediate.config, immediate.store, smtp, kst(26, 15))
         health = immediate.store.transport_health()
         assert health.failing_since is not None and "451" in (health.last_error or "")
+
+
+@pytest.mark.parametrize(
+    "reply", ["530 5.7.0 Authentication required", "550 5.7.1 Sender not allowed to relay"]
+)
+def test_a_relay_refusing_our_sender_keeps_the_digest_and_says_so(
+    immediate: Ledger, reply: str
+) -> None:
+    """Every message would meet the same refusal: not "failed for good" but a transport fault,
+    retried until the configuration is fixed, and reported."""
+    with (
+        running_smtp_server(mail_reply=reply) as server,
+        SmtpTransport(settings(server)) as smtp,
+    ):
+        [report] = send_passes(immediate, smtp, 1)
+    assert report.retry == ["d@example.org immediate:1"] and report.failed == []
+    assert immediate.store.delivery_counts()["pending"] == 1
+    lines = outbox.status_lines(immediate.store, kst(26, 20))
+    assert lines[0].startswith("mail transport: FAILING") and reply.split()[0] in lines[0]
+    assert "refused the sender" in lines[0]
+
+
+def test_a_message_refused_for_good_counts_against_the_transport(immediate: Ledger) -> None:
+    """554 to the data fails that delivery (retrying cannot help), and the transport's health
+    shows it: if the relay refuses every message, status, /healthz and the alert say so."""
+    with (
+        running_smtp_server(data_reply="554 5.7.1 Message rejected by policy") as server,
+        SmtpTransport(settings(server)) as smtp,
+    ):
+        [report] = send_passes(immediate, smtp, 1)
+    assert report.failed == ["d@example.org immediate:1"]
+    health = immediate.store.transport_health()
+    assert health.failing_since is not None and "554" in (health.last_error or "")
+
+
+def test_a_refused_recipient_is_not_a_transport_fault(immediate: Ledger) -> None:
+    with (
+        running_smtp_server(replies={"d@example.org": "550 5.1.1 no such user"}) as server,
+        SmtpTransport(settings(server)) as smtp,
+    ):
+        [report] = send_passes(immediate, smtp, 1)
+    assert report.failed == ["d@example.org immediate:1"]
+    assert immediate.store.transport_health().failing_since is None
 
 
 # --- the clock stepping back ----------------------------------------------------------------
