@@ -192,6 +192,7 @@ class _Client:
     sock: socket.socket | None
     user: str
     password: str
+    _auth_challenge_count: int
 
     def data(self, msg: bytes | str) -> tuple[int, bytes]:
         self.data_started, self.data_sent = True, False
@@ -223,14 +224,16 @@ class _Client:
         """
         mechanism = mechanism.upper()
         initial = authobject() if initial_response_ok else None
+        # smtplib's auth_login answers by this count (user name first, then the password).
         if initial is not None:
             code, resp = self.docmd("AUTH", f"{mechanism} {_b64(initial)}")  # type: ignore[attr-defined]
+            self._auth_challenge_count = 1
         else:
             code, resp = self.docmd("AUTH", mechanism)  # type: ignore[attr-defined]
-        challenges = 0
+            self._auth_challenge_count = 0
         while code == 334:
-            challenges += 1
-            if challenges > 5:
+            self._auth_challenge_count += 1
+            if self._auth_challenge_count > 5:
                 raise smtplib.SMTPException("the server keeps asking for AUTH challenges")
             answer = authobject(base64.decodebytes(resp))
             code, resp = self.docmd(_b64(answer or ""))  # type: ignore[attr-defined]
@@ -279,13 +282,13 @@ def _refused_recipient(where: str, rcpt: str, code: int, text: bytes | str) -> D
     return RecipientRefusedError(str(error)) if isinstance(error, PermanentDeliveryError) else error
 
 
-def _redact(text: str, secret: str | None) -> str:
-    """``text`` without the secret or its base64 forms, should a server echo them back."""
+def _redact(text: str, secret: str | None, user: str | None) -> str:
+    """``text`` without the password or the AUTH responses carrying it (PLAIN's and LOGIN's
+    base64), should a server echo them back in a reply."""
     if not secret:
         return text
-    for form in {secret, _b64(secret), _b64(f"\0\0{secret}")[4:]}:
-        if form and len(form) >= 4:
-            text = text.replace(form, "[redacted]")
+    for form in (_b64(f"\0{user or ''}\0{secret}"), _b64(secret), secret):
+        text = text.replace(form, "[redacted]")
     return text
 
 
@@ -373,7 +376,7 @@ class SmtpTransport(Closing):
             self._quietly_close(conn)
             code = getattr(exc, "smtp_code", None)
             detail = _reply(code, exc.smtp_error) if code else str(exc)  # type: ignore[attr-defined]
-            detail = _redact(detail, self.settings.password())
+            detail = _redact(detail, self.settings.password(), self.settings.username)
             raise TemporaryDeliveryError(f"{self._where}: login failed: {detail}") from None
         except (OSError, ValueError) as exc:  # ValueError: UnicodeError and kin
             self._quietly_close(conn)

@@ -5,7 +5,8 @@ Reusable by any test: ``with running_smtp_server(...) as server:`` or the fixtur
 its envelope; ``server.messages_to(addr)`` and ``server.wait_for(n)`` make assertions short.
 
 Variants: ``tls="starttls"`` or ``"ssl"`` (certificate for 127.0.0.1 signed by the test-only CA in
-``tests/data/tls/``), ``users={"name": "password"}`` for AUTH, ``replies={"rcpt": "550 5.1.1 ..."}``
+``tests/data/tls/``), ``users={"name": "password"}`` for AUTH (``auth_exclude=("PLAIN",)``
+to leave only LOGIN, ``auth_echo=True`` to quote refused credentials back), ``replies={"rcpt": "550 5.1.1 ..."}``
 to refuse chosen recipients, ``drop_after=N`` to cut the connection after every N accepted
 messages, ``drop_on_mail=N`` to cut it on the next N ``MAIL`` commands, ``drop_on_data`` to cut it
 instead of answering the message data, ``final_reply_delay=S`` to store the message at once
@@ -168,13 +169,21 @@ class RecordingHandler:
         return "250 OK"
 
 
-def _authenticator(users: dict[str, str]) -> Callable[..., AuthResult]:
+def _authenticator(users: dict[str, str], echo: bool = False) -> Callable[..., AuthResult]:
+    """Check logins against ``users``; with ``echo`` a refusal quotes the credentials back, as
+    careless servers do, to prove the client never repeats them."""
+
     def check(server: Any, session: Session, envelope: Envelope, mechanism: str, data: Any):
         ok = (
             isinstance(data, LoginPassword)
             and users.get(data.login.decode()) == data.password.decode()
         )
-        return AuthResult(success=ok, handled=False, auth_data=data if ok else None)
+        message = None
+        if echo and not ok and isinstance(data, LoginPassword):
+            message = f"535 5.7.8 bad credentials {data.login.decode()}:{data.password.decode()}"
+        return AuthResult(
+            success=ok, handled=False, auth_data=data if ok else None, message=message
+        )
 
     return check
 
@@ -211,6 +220,8 @@ def running_smtp_server(
     *,
     tls: Literal["none", "starttls", "ssl"] = "none",
     users: dict[str, str] | None = None,
+    auth_echo: bool = False,
+    auth_exclude: tuple[str, ...] = (),
     replies: dict[str, str] | None = None,
     drop_after: int | None = None,
     drop_on_data: bool = False,
@@ -239,7 +250,9 @@ def running_smtp_server(
     if tls == "ssl":
         kwargs["ssl_context"] = server_tls_context()
     if users is not None:
-        kwargs.update(authenticator=_authenticator(users), auth_required=True)
+        kwargs.update(authenticator=_authenticator(users, auth_echo), auth_required=True)
+        if auth_exclude:  # e.g. ("PLAIN",) to make clients use LOGIN
+            kwargs["auth_exclude_mechanism"] = list(auth_exclude)
         # Plain-text AUTH is allowed only on the plain variant, to test AUTH alone.
         kwargs["auth_require_tls"] = tls == "starttls"
     port = free_port()

@@ -110,10 +110,13 @@ PASSWORD = "pässwörd-비밀€"
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 class TestNonAsciiPassword:
-    def test_a_non_ascii_password_logs_in(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    @pytest.mark.parametrize("exclude", [(), ("PLAIN",)], ids=["PLAIN", "LOGIN"])
+    def test_a_non_ascii_password_logs_in(
+        self, monkeypatch: pytest.MonkeyPatch, exclude: tuple[str, ...]
+    ) -> None:
         """RFC 4616/4954: AUTH carries UTF-8; smtplib's ASCII-only encoding crashed here."""
         monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-        with running_smtp_server(users={"monitor": PASSWORD}) as server:
+        with running_smtp_server(users={"monitor": PASSWORD}, auth_exclude=exclude) as server:
             with SmtpTransport(
                 settings(server, username="monitor", password_env=PASSWORD_ENV)
             ) as smtp:
@@ -121,20 +124,24 @@ class TestNonAsciiPassword:
             [got] = server.wait_for(1)
         assert got.login == "monitor"
 
+    @pytest.mark.parametrize("echo", [False, True])
     def test_a_refused_password_never_shows_in_the_error(
-        self, monkeypatch: pytest.MonkeyPatch
+        self, monkeypatch: pytest.MonkeyPatch, echo: bool
     ) -> None:
+        """Not from an encoding error, nor from a server that quotes the credentials back."""
         monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
         with (
-            running_smtp_server(users={"monitor": "other"}) as server,
+            running_smtp_server(users={"monitor": "other"}, auth_echo=echo) as server,
             SmtpTransport(settings(server, username="monitor", password_env=PASSWORD_ENV)) as smtp,
             pytest.raises(TemporaryDeliveryError) as caught,
         ):
             smtp.send("k1", korean_text_digest())
         message = str(caught.value)
         assert "login failed" in message
-        for secret_part in ("ä", "ö", "비", "밀", "€", PASSWORD):
+        for secret_part in ("ä", "ö", "비", "밀", "€", "pässwörd", PASSWORD):
             assert secret_part not in message
+        if echo:
+            assert "bad credentials monitor:[redacted]" in message
         assert caught.value.__cause__ is None  # no chained exception to print it either
 
 
