@@ -231,8 +231,6 @@ def _message_id(value: str) -> str:
     return f"<{value}>"
 
 
-
-
 def build_message(
     digest: Digest,
     mail: MailConfig,
@@ -249,9 +247,7 @@ def build_message(
     )
     msg = EmailMessage(policy=MAIL_POLICY)
     set_mailbox_header(msg, "From", mail.from_)
-    msg.set_raw(
-        "To", mailbox_value(digest.subscriber_name, digest.subscriber_email, header="To")
-    )
+    msg.set_raw("To", mailbox_value(digest.subscriber_name, digest.subscriber_email, header="To"))
     set_text_header(
         msg, "Subject", subject_for(digest, theme_names, safe_header_text(mail.subject_prefix, 60))
     )
