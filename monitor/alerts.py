@@ -25,8 +25,15 @@ from typing import TYPE_CHECKING, Literal
 from monitor.config import Config
 from monitor.deliver import Transport
 from monitor.errors import DeliveryError
-from monitor.mailmessage import mail_domain, safe_header_text, strip_controls
-from monitor.store import SourceHealth, Store
+from monitor.mailmessage import (
+    MAIL_POLICY,
+    mail_domain,
+    safe_header_text,
+    set_mailbox_header,
+    set_text_header,
+    strip_controls,
+)
+from monitor.store import SourceHealth, Store, TransportHealth
 
 if TYPE_CHECKING:  # the pipeline is only a source of records here
     from monitor.pipeline import SourceOutcome
@@ -124,10 +131,10 @@ def _log(alert: Alert) -> None:
 def build_alert(config: Config, alert: Alert, to: str) -> EmailMessage:
     """A plain-text operator mail; scraped or error text reaches the Subject only sanitised."""
     h = alert.health
-    message = EmailMessage()
-    message["From"] = config.mail.from_
-    message["To"] = to
-    message["Subject"] = _subject(alert)
+    message = EmailMessage(policy=MAIL_POLICY)
+    set_mailbox_header(message, "From", config.mail.from_)
+    set_mailbox_header(message, "To", to)
+    set_text_header(message, "Subject", _subject(alert))
     message["Date"] = formatdate(localtime=False, usegmt=True)
     token = hashlib.sha256(alert.key.encode()).hexdigest()[:32]
     message["Message-ID"] = f"<alert.{token}@{mail_domain(config.mail.from_)}>"
@@ -176,3 +183,72 @@ def _body(alert: Alert, h: SourceHealth) -> str:
         head = f"The source {h.id} answers again; polling is back to normal."
         tail = "Releases published during the outage are picked up and mailed as usual."
     return "\n".join([head, "", *lines, "", tail, ""])
+
+
+# --- the mail transport --------------------------------------------------------------------
+
+
+def notify_transport(
+    config: Config, store: Store, transport: Transport, now: dt.datetime
+) -> str | None:
+    """One alert when mail stops going out, one when it flows again; returns the kind sent.
+
+    Called after each sending pass with the pass's own transport. The log line is written once
+    per episode, whatever happens to the mail (a broken Maildir cannot carry its own alert, so
+    ``status`` and ``/healthz`` say it too). The keys follow the source alerts': derived from the
+    episode's start, so a crash between mail and record resends under the same key.
+    """
+    health = store.transport_health()
+    if health.failing_since is not None and health.alerted_at is None:
+        log.error(
+            "ALERT mail transport is failing since %s (%d attempt(s)): %s",
+            health.failing_since.isoformat(timespec="seconds"),
+            health.consecutive_failures,
+            health.last_error,
+        )
+        kind, key = "down", f"alert:transport:down:{health.failing_since.isoformat()}"
+    elif health.failing_since is None and health.alerted_at is not None:
+        log.warning("mail transport recovered: digests are delivered again")
+        kind, key = "recovered", f"alert:transport:up:{health.alerted_at.isoformat()}"
+    else:
+        return None
+    admin = config.service.admin_email
+    if admin:
+        try:
+            transport.send(key, _transport_alert(config, kind, health, admin, key))
+        except DeliveryError as exc:
+            log.error("could not mail the transport %s alert: %s", kind, exc)
+    store.set_transport_alerted(kind == "down", now)
+    return kind
+
+
+def _transport_alert(
+    config: Config, kind: str, health: TransportHealth, to: str, key: str
+) -> EmailMessage:
+    message = EmailMessage(policy=MAIL_POLICY)
+    set_mailbox_header(message, "From", config.mail.from_)
+    set_mailbox_header(message, "To", to)
+    subject = (
+        f"[mofa-monitor] mail transport is FAILING: {health.last_error}"
+        if kind == "down"
+        else "[mofa-monitor] mail transport recovered"
+    )
+    set_text_header(message, "Subject", subject)
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    token = hashlib.sha256(key.encode()).hexdigest()[:32]
+    message["Message-ID"] = f"<alert.{token}@{mail_domain(config.mail.from_)}>"
+    message["Auto-Submitted"] = "auto-generated"
+    error = strip_controls(health.last_error or "(none recorded)", keep_newlines=True)
+    if kind == "down":
+        body = (
+            f"Digests are not going out through [mail] transport = {config.mail.transport}.\n\n"
+            f"Failing since: {_when(health.failing_since)}\n"
+            f"Attempts:      {health.consecutive_failures} in a row\n\n"
+            f"Last error:\n{error}\n\n"
+            "Nothing is lost: deliveries stay pending and are retried with backoff.\n"
+            "Check with: mofa-monitor status\n"
+        )
+    else:
+        body = "Digests are delivered again; pending ones go out as usual.\n"
+    message.set_content(body)
+    return message

@@ -23,6 +23,7 @@ from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.lock import StateLock
 from monitor.store import utcnow
+from monitor.terminal import for_terminal, json_for_terminal
 
 
 @command("check-config")
@@ -63,7 +64,9 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
         if outcome.error:
             failed += 1
             print(
-                f"{outcome.source_id}: FAILED ({outcome.consecutive_failures} in a row): {outcome.error}",
+                for_terminal(
+                    f"{outcome.source_id}: FAILED ({outcome.consecutive_failures} in a row): {outcome.error}"
+                ),
                 file=out,
             )
             continue
@@ -141,11 +144,11 @@ def releases(args: argparse.Namespace, out: TextIO) -> int:
         found = app.store.releases(theme=args.theme, since=args.since, limit=args.limit)
     for release in found:
         if args.json:
-            print(release_json(release), file=out)
+            print(json_for_terminal(release_json(release)), file=out)
         else:
             date = release.date.isoformat() if release.date else "????-??-??"
             themes = ",".join(release.theme_ids) or "-"
-            print(f"{date}  {release.id:<16} {release.title}  [{themes}]", file=out)
+            print(for_terminal(f"{date}  {release.id:<16} {release.title}  [{themes}]"), file=out)
     return 0
 
 
@@ -160,18 +163,20 @@ def explain(args: argparse.Namespace, out: TextIO) -> int:
             )
         names = app.theme_names
         version = app.classifier.version
-    print(f"{release.id}  {release.date or ''}  {release.title}", file=out)
-    print(f"url: {release.url}", file=out)
+    print(for_terminal(f"{release.id}  {release.date or ''}  {release.title}"), file=out)
+    print(for_terminal(f"url: {release.url}"), file=out)
     if not release.themes:
         print("themes: none (no theme had enough evidence)", file=out)
     for tag in release.themes:
         evidence = "; ".join(f"{e.term!r} in {e.where} ×{e.count}" for e in tag.evidence)
         print(
-            f"  {tag.theme:<20} {tag.score:6.1f}  {names.get(tag.theme, tag.theme)}: {evidence}",
+            for_terminal(
+                f"  {tag.theme:<20} {tag.score:6.1f}  {names.get(tag.theme, tag.theme)}: {evidence}"
+            ),
             file=out,
         )
-    print(f"countries: {', '.join(release.countries) or 'none'}", file=out)
-    print(f"summary: {release.summary or '(none)'}", file=out)
+    print(for_terminal(f"countries: {', '.join(release.countries) or 'none'}"), file=out)
+    print(for_terminal(f"summary: {release.summary or '(none)'}"), file=out)
     print(f"classifier: {version}", file=out)
     return 0
 
@@ -207,21 +212,27 @@ def preview(args: argparse.Namespace, out: TextIO) -> int:
             config.mail.from_, sub.email, url=config.mail.unsubscribe_url, secret=secret
         )
         render = render_html if args.html else render_text
-        print(render(digest, theme_names=app.theme_names, unsubscribe=links), file=out)
+        rendered = render(digest, theme_names=app.theme_names, unsubscribe=links)
+        print(for_terminal(rendered, multiline=True), file=out)
     return 0
 
 
 @command("send-test")
 def send_test(args: argparse.Namespace, out: TextIO) -> int:
-    """Send a sample digest (every theme, an update, an attachment) through the configured transport."""
+    """Send a sample digest marked as a test (made-up releases of every theme, an update, an
+    attachment) through the configured transport."""
     from monitor.digest import build_message, sample_digest
 
     config = load(args)
+    sub = config.subscriber(args.to)
+    zone = sub.timezone if sub else config.service.timezone
+    # Marked as a test in the Subject too, so nobody takes the made-up releases for news.
+    mail = config.mail.model_copy(update={"subject_prefix": f"[TEST] {config.mail.subject_prefix}"})
     with App(config) as app:
-        digest = dataclasses.replace(sample_digest(utcnow()), subscriber_email=args.to)
+        digest = dataclasses.replace(sample_digest(utcnow(), zone), subscriber_email=args.to)
         message = build_message(
             digest,
-            config.mail,
+            mail,
             format="html",
             theme_names=app.theme_names,
             unsubscribe_secret=outbox.unsubscribe_secret(config, app.store),
@@ -233,7 +244,10 @@ def send_test(args: argparse.Namespace, out: TextIO) -> int:
         if config.mail.transport == "maildir"
         else f"{config.mail.smtp.host}:{config.mail.smtp.port}"
     )
-    print(f"sample digest sent to {args.to} via {config.mail.transport} ({where})", file=out)
+    print(
+        for_terminal(f"sample digest sent to {args.to} via {config.mail.transport} ({where})"),
+        file=out,
+    )
     return 0
 
 
@@ -243,6 +257,7 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
     with App(load(args)) as app:
         health = {h.id: h for h in app.store.sources()}
         counts = app.store.delivery_counts()
+        mail_status = outbox.status_lines(app.store, utcnow())
         total = app.store.count_releases()
         configured = app.config.sources
         from monitor.subscriptions import state_counts, subscriber_states
@@ -259,7 +274,7 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
         )
         if not source.enabled:
             state += " (disabled: not polled)"
-        print(f"{source.id} ({source.kind}) {source.url}: {state}", file=out)
+        print(for_terminal(f"{source.id} ({source.kind}) {source.url}: {state}"), file=out)
         if h is not None:
             print(f"  last poll:    {when(h.last_attempt_at)}", file=out)
             print(f"  last success: {when(h.last_success_at)}", file=out)
@@ -267,9 +282,11 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
             if h.total_count is not None:
                 print(f"  posts on board: {h.total_count} (as the listing shows)", file=out)
             if h.last_error:
-                print(f"  last error:   {h.last_error}", file=out)
+                print(for_terminal(f"  last error:   {h.last_error}"), file=out)
     print(f"releases stored: {total}", file=out)
     print("deliveries: " + ", ".join(f"{n} {state}" for state, n in counts.items()), file=out)
+    for line in mail_status:
+        print(for_terminal(line), file=out)
     print(
         f"subscribers: {subscribers['active']} active, {subscribers['unsubscribed']} unsubscribed, "
         f"{subscribers['removed']} removed from the config (see `mofa-monitor subscribers`)",

@@ -23,9 +23,9 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from zoneinfo import ZoneInfo
 
 import css_inline
 import jinja2
@@ -35,8 +35,11 @@ from monitor.digestview import OTHER, sections, wrap
 from monitor.mailmessage import (
     MAIL_POLICY,
     UnsubscribeLinks,
+    mailbox_value,
     make_unsubscribe_token,
     safe_header_text,
+    set_mailbox_header,
+    set_text_header,
     strip_controls,
     unsubscribe_links,
     verify_unsubscribe_token,
@@ -90,6 +93,12 @@ class Digest:
     message_id: str
     created_at: dt.datetime
     followed: tuple[str, ...] = ()
+    timezone: str = "UTC"  # the subscriber's zone: every date and time they see is in it
+    notice: str = ""  # a line shown above everything (send-test: "TEST MESSAGE ...")
+
+    def local_time(self) -> dt.datetime:
+        """``created_at`` in the subscriber's zone."""
+        return self.created_at.astimezone(ZoneInfo(self.timezone))
 
 
 def _contains_any(text: str, terms: Sequence[str]) -> bool:
@@ -134,7 +143,8 @@ def _context(
         "counts": " · ".join(counts),
         "sections": groups,
         "unsubscribe": unsubscribe,
-        "generated": digest.created_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
+        "generated": local_time_label(digest.local_time()),
+        "notice": strip_controls(digest.notice),
     }
 
 
@@ -188,13 +198,24 @@ def render_html(
 # --- the message -------------------------------------------------------------------------------
 
 
+def local_time_label(when: dt.datetime) -> str:
+    """``2026-11-27 09:30 KST``: a time as a subscriber reads it, labelled with its zone (the
+    abbreviation, or the UTC offset where the zone has none)."""
+    zone = when.strftime("%Z")
+    if not zone or zone[0] in "+-":
+        offset = when.strftime("%z")  # "+0530"
+        zone = "UTC" + offset[:3] + (f":{offset[3:5]}" if offset[3:5] != "00" else "")
+    return f"{when:%Y-%m-%d %H:%M} {zone}"
+
+
 def _period(digest: Digest) -> str:
-    """``2026-11-27`` from a daily key, the label of a weekly one (``23–30 Nov 2026``: the
-    days covered, not the ISO week the key names), else the creation date."""
+    """``2026-11-27`` from a daily key (already in the subscriber's zone), the label of a weekly
+    one (``23–30 Nov 2026``: the days covered, not the ISO week the key names), else the creation
+    date in the subscriber's zone — the date the body shows."""
     if digest.key.startswith("weekly:"):
         return digest.label
     suffix = digest.key.rpartition(":")[2]
-    return suffix if _PERIOD.match(suffix) else digest.created_at.date().isoformat()
+    return suffix if _PERIOD.match(suffix) else digest.local_time().date().isoformat()
 
 
 def subject_for(digest: Digest, theme_names: Mapping[str, str], prefix: str) -> str:
@@ -217,11 +238,6 @@ def _message_id(value: str) -> str:
     return f"<{value}>"
 
 
-def _recipient(digest: Digest) -> Address:
-    name = safe_header_text(digest.subscriber_name or "", 80)
-    return Address(display_name=name, addr_spec=digest.subscriber_email)
-
-
 def build_message(
     digest: Digest,
     mail: MailConfig,
@@ -237,9 +253,11 @@ def build_message(
         mail.from_, digest.subscriber_email, url=mail.unsubscribe_url, secret=unsubscribe_secret
     )
     msg = EmailMessage(policy=MAIL_POLICY)
-    msg["From"] = mail.from_
-    msg["To"] = _recipient(digest)
-    msg["Subject"] = subject_for(digest, theme_names, safe_header_text(mail.subject_prefix, 60))
+    set_mailbox_header(msg, "From", mail.from_)
+    msg.set_raw("To", mailbox_value(digest.subscriber_name, digest.subscriber_email, header="To"))
+    set_text_header(
+        msg, "Subject", subject_for(digest, theme_names, safe_header_text(mail.subject_prefix, 60))
+    )
     msg["Date"] = format_datetime(digest.created_at)
     msg["Message-ID"] = _message_id(digest.message_id)
     msg.set_raw("List-Unsubscribe", links.header())
@@ -256,9 +274,10 @@ def build_message(
     return msg
 
 
-def sample_digest(now: dt.datetime) -> Digest:
-    """A fake but realistic digest for ``send-test``: every theme, an update, an attachment."""
+def sample_digest(now: dt.datetime, timezone: str = "UTC") -> Digest:
+    """A made-up digest for ``send-test``, marked as a test: every theme, an update, an
+    attachment, hostile text (see :mod:`monitor.sampledigest`)."""
     # Imported here because the sample module builds Digest objects from this one.
     from monitor.sampledigest import build_sample_digest
 
-    return build_sample_digest(now)
+    return build_sample_digest(now, timezone)

@@ -12,7 +12,9 @@
     │   └── ListingEmptyError    a 200 listing parsed to no rows: a changed site, not "no news"
     └── DeliveryError            a transport could not deliver
         ├── TemporaryDeliveryError   retry later (4xx, network)
+        │   └── DeliveryUncertainError   the data went out, the final reply never came
         └── PermanentDeliveryError   give up on this delivery (5xx for the recipient)
+            └── RecipientRefusedError    5xx for the recipient: not the transport's fault
 """
 
 from __future__ import annotations
@@ -68,3 +70,14 @@ class TemporaryDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """The server refused the recipient or message for good (5xx reply)."""
+
+
+class DeliveryUncertainError(TemporaryDeliveryError):
+    """The whole message went to the server but its final reply never came (RFC 5321 §4.5.3.2.6,
+    RFC 1047): the server may have stored it. Sending again may duplicate it, so the outbox does
+    so once at most."""
+
+
+class RecipientRefusedError(PermanentDeliveryError):
+    """The server refused this recipient for good (5xx to RCPT): that delivery alone fails, and
+    the transport itself is not at fault (other permanent refusals count against it)."""

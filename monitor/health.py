@@ -3,7 +3,8 @@
 A monitor that silently stops is worse than none, so an orchestrator (systemd, Docker, a load
 balancer) must be able to ask "are you doing your job?" — not merely "is the process alive?".
 ``/healthz`` answers 200 only when every enabled source polled successfully within three of its
-intervals and the database answers. ``/metrics`` is Prometheus text for dashboards and alerting.
+intervals, the mail transport's last attempt did not fail, and the database answers.
+``/metrics`` is Prometheus text for dashboards and alerting.
 
 ``/unsubscribe`` serves the links in digests. A GET only shows a confirmation page with a button,
 because mail scanners follow links; the POST (the button, or an RFC 8058 one-click request from a
@@ -101,6 +102,13 @@ def health_report(
             "consecutive_failures": failures,
             "last_error": h.last_error if h else None,
         }
+    transport = store.transport_health()
+    if transport.failing_since is not None:
+        # Mail not going out is the service not doing its job, even if every poll succeeds.
+        reasons.append(
+            f"mail transport: failing since {_iso(transport.failing_since)} "
+            f"({transport.consecutive_failures} attempt(s)): {transport.last_error}"
+        )
     return HealthReport(not reasons, reasons, sources)
 
 
@@ -149,10 +157,11 @@ class _DatabaseCollector(Collector):
         try:
             config = self._config()
             with Store.in_dir(config.state_dir) as store:
-                counts, releases, sources = (
+                counts, releases, sources, transport = (
                     store.delivery_counts(),
                     store.count_releases(),
                     store.sources(),
+                    store.transport_health(),
                 )
                 subscribers = state_counts(subscriber_states(config, store))
         except Exception as exc:  # a scrape must not crash the endpoint
@@ -189,6 +198,11 @@ class _DatabaseCollector(Collector):
             failing.add_metric([h.id], h.consecutive_failures)
         yield last
         yield failing
+        yield GaugeMetricFamily(
+            "mofa_monitor_mail_transport_consecutive_failures",
+            "Failed delivery attempts in a row through the mail transport (0: delivering)",
+            value=transport.consecutive_failures,
+        )
 
 
 # --- /unsubscribe --------------------------------------------------------------------------

@@ -1,4 +1,9 @@
-"""Logging to stderr: readable lines for people, one JSON object per line for log collectors."""
+"""Logging to stderr: readable lines for people, one JSON object per line for log collectors.
+
+Log messages quote scraped text and server replies; both formats pass through
+:mod:`monitor.terminal`, so an ESC sequence or bidi override in a title cannot drive the terminal
+that shows the log.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import datetime as dt
 import json
 import logging
 import sys
+
+from monitor.terminal import for_terminal, json_for_terminal
 
 
 class JsonFormatter(logging.Formatter):
@@ -22,7 +29,14 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload, ensure_ascii=False)
+        return json_for_terminal(json.dumps(payload, ensure_ascii=False))
+
+
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger: message``, with terminal-driving characters shown as escapes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return for_terminal(super().format(record), multiline=True)
 
 
 def setup_logging(verbosity: int, log_format: str = "text") -> None:
@@ -31,7 +45,7 @@ def setup_logging(verbosity: int, log_format: str = "text") -> None:
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbosity else logging.INFO)

@@ -12,10 +12,14 @@ import base64
 import binascii
 import hashlib
 import hmac
+import itertools
 import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+from email.charset import Charset
+from email.headerregistry import Address
+from email.message import EmailMessage
 from email.policy import default
 from email.utils import parseaddr
 from urllib.parse import quote
@@ -28,18 +32,36 @@ _BIDI_AND_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff
 _WHITESPACE = re.compile(r"\s+")
 _TOKEN_CONTEXT = b"mofa-monitor unsubscribe v1\x00"
 
-# Headers set as objects fold as usual; raw values we fold ourselves (List-Unsubscribe) are kept.
-MAIL_POLICY = default.clone(refold_source="none")
+# Headers set as objects fold as usual; raw values we fold ourselves (List-Unsubscribe, and every
+# header holding text from outside: see set_text_header) are kept as built. ``cte_type="7bit"``
+# makes every body part quoted-printable or base64 when it is not plain ASCII, so the message is
+# acceptable to a relay that does not offer 8BITMIME (RFC 6152) without declaring anything.
+MAIL_POLICY = default.clone(refold_source="none", cte_type="7bit")
+
+# RFC 2047 §2: an encoded word is at most 75 characters, a line holding one at most 76.
+_ENCODED_WORD_MAX = 75
+_ENCODED_LINE_MAX = 76
+_PLAIN_LINE_MAX = 78  # RFC 5322 §2.1.1's recommended line length
+_UTF8 = Charset("utf-8")
 
 
 def strip_controls(text: str, *, keep_newlines: bool = False) -> str:
-    """Remove control characters (Unicode category Cc) and bidi/invisible format characters."""
+    """Remove control characters (Unicode category Cc) and bidi/invisible format characters.
+
+    Lone surrogates (category Cs, which no UTF-8 mail can carry) become U+FFFD. A CR becomes a
+    line break, so no bare CR survives into a mail body.
+    """
     kept = "\n" if keep_newlines else ""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _BIDI_AND_INVISIBLE.sub("", text)
-    return "".join(
-        ch if ch in kept or ch == "\t" or unicodedata.category(ch) != "Cc" else " " for ch in text
-    )
+    return "".join(_clean_char(ch, kept) for ch in text)
+
+
+def _clean_char(ch: str, kept: str) -> str:
+    category = unicodedata.category(ch)
+    if category == "Cc" and ch not in kept and ch != "\t":
+        return " "
+    return "\ufffd" if category == "Cs" else ch
 
 
 def safe_header_text(text: str, limit: int = 200) -> str:
@@ -52,6 +74,97 @@ def safe_header_text(text: str, limit: int = 200) -> str:
     if len(line) <= limit:
         return line
     return line[: max(limit - 1, 0)].rstrip() + "…"
+
+
+def _plain_word(word: str) -> bool:
+    """A word that may stand in a header as is: printable ASCII that no reader can take for an
+    RFC 2047 encoded word (which starts with ``=?``)."""
+    return word.isascii() and word.isprintable() and "=?" not in word
+
+
+def header_value(text: str, *, name: str) -> str:
+    """The folded raw value of an unstructured header (RFC 5322 §2.2.3) holding ``text`` exactly.
+
+    ``text`` is one clean line (see :func:`safe_header_text`). The leading run of plain ASCII
+    words stays readable; from the first word that is not plain (non-ASCII, or text that looks
+    like an encoded word such as ``=?utf-8?q?=0D=0A?=``) the rest is RFC 2047 encoded as UTF-8,
+    so a reader decodes exactly ``text`` and never header syntax hidden in it. Encoded words
+    hold whole characters and at most 75 characters, each on a line of at most 76 (RFC 2047 §2);
+    the space between two encoded words is inside them, since decoders drop the space between
+    adjacent encoded words (RFC 2047 §6.2). Lines join with ``"\n "``: set the value with
+    ``EmailMessage.set_raw`` under :data:`MAIL_POLICY`, which writes the folds as they are.
+    """
+    words = text.split(" ")
+    cut = next((i for i, word in enumerate(words) if not _plain_word(word)), len(words))
+    lines: list[str] = []
+    line = f"{name}:"
+    for word in words[:cut]:
+        if len(line) + 1 + len(word) > _PLAIN_LINE_MAX and line != f"{name}:":
+            lines.append(line)
+            line = ""
+        line += " " + word
+    rest = " ".join(words[cut:])
+    if rest:
+        room = _ENCODED_LINE_MAX - len(line) - 1
+        if room < 30:  # too little room for an encoded word of any character: a new line
+            lines.append(line)
+            line, room = "", _ENCODED_LINE_MAX - 1
+        encoded = _UTF8.header_encode_lines(
+            rest, itertools.chain([min(room, _ENCODED_WORD_MAX)], itertools.repeat(72))
+        )
+        for number, word in enumerate(encoded):
+            if number:
+                lines.append(line)
+                line = ""
+            line += " " + word
+    lines.append(line)
+    return "\n".join(lines)[len(name) + 2 :]
+
+
+def set_text_header(message: EmailMessage, name: str, text: str, limit: int = 200) -> None:
+    """Set header ``name`` to ``text`` cleaned by :func:`safe_header_text` and encoded by
+    :func:`header_value`: the one way outside text (titles, error messages) enters a header.
+
+    Setting ``message[name] = text`` instead would let :mod:`email` parse ``text`` as header
+    syntax and decode any encoded word in it, CR/LF included — a header injection.
+    """
+    message.set_raw(name, header_value(safe_header_text(text, limit), name=name))
+
+
+def mailbox_value(name: str | None, addr_spec: str, *, header: str) -> str:
+    """The raw value of an address header (``To``, ``From``) for one mailbox, built here.
+
+    :mod:`email` decodes encoded words in a display name while folding, so a name such as
+    ``Desk =?utf-8?q?=0D=0ABcc:_x@evil.example?=`` would write a ``Bcc:`` field even through a
+    :class:`~email.headerregistry.Address`. So the name is cleaned by :func:`safe_header_text`,
+    then written as a quoted-string when it is plain ASCII, or else as one UTF-8 encoded word
+    (allowed in a display name's phrase, RFC 2047 §5(3); :mod:`email.charset` uses only the
+    characters that section allows), shortened with "…" to fit one. Raises ValueError for an
+    address no header can hold.
+    """
+    Address(addr_spec=addr_spec)  # e.g. "a..b@example.org": ValueError
+    if not addr_spec.isascii() or any(ch in addr_spec for ch in "<>\r\n \t"):
+        raise ValueError(f"{addr_spec!r} cannot stand in a mail header without SMTPUTF8")
+    clean = safe_header_text(name or "", 80)
+    if not clean:
+        return addr_spec
+    if all(_plain_word(word) for word in clean.split(" ")):
+        quoted = clean.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{quoted}" <{addr_spec}>'
+    # One encoded word: readers such as Python's own keep the folding space between two encoded
+    # words of a display name (RFC 2047 §6.2 says to drop it), so a longer name is shortened.
+    room = min(_ENCODED_LINE_MAX - len(header) - 2, _ENCODED_WORD_MAX)
+    while len(words := _UTF8.header_encode_lines(clean, itertools.repeat(room))) > 1:
+        clean = clean[: max(len(clean) - 2, 1)].rstrip() + "…"
+    return f"{words[0]}\n <{addr_spec}>"
+
+
+def set_mailbox_header(message: EmailMessage, name: str, mailbox: str) -> None:
+    """Set ``name`` to ``"Display Name <addr>"`` or ``addr`` via :func:`mailbox_value`."""
+    display, addr = parseaddr(mailbox)
+    if not addr:
+        raise ValueError(f"{mailbox!r} is not a mailbox")
+    message.set_raw(name, mailbox_value(display, addr, header=name))
 
 
 def address_of(mailbox: str) -> str:

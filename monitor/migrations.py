@@ -154,7 +154,48 @@ def _m2_subscription_log(db: sqlite3.Connection) -> None:
     )
 
 
+def _m3_delivery_order_and_transport(db: sqlite3.Connection) -> None:
+    """What is new for whom by row order, uncertain SMTP outcomes, and the transport's health.
+
+    ``subscribers.added_row`` / ``planned_row`` are release row ids and ``planned_revision_row``
+    a ``release_revisions`` rowid: a subscriber is due what was stored after them, whatever the
+    wall clock said (a clock stepped back must not hide news). Existing windows are converted
+    from their timestamps. ``deliveries.uncertain`` counts sends whose final reply never came.
+    ``transport_health`` is the one row of the mail transport's state for status, health and
+    alerts.
+    """
+    _run(
+        db,
+        """
+        ALTER TABLE subscribers ADD COLUMN added_row INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE subscribers ADD COLUMN planned_row INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE subscribers ADD COLUMN planned_revision_row INTEGER NOT NULL DEFAULT 0;
+        UPDATE subscribers SET
+            added_row = (SELECT COALESCE(MAX(id), 0) FROM releases
+                          WHERE first_seen_at <= subscribers.added_at),
+            planned_row = (SELECT COALESCE(MAX(id), 0) FROM releases
+                            WHERE first_seen_at <= COALESCE(subscribers.planned_until,
+                                                            subscribers.added_at)),
+            planned_revision_row = (SELECT COALESCE(MAX(rowid), 0) FROM release_revisions
+                                     WHERE seen_at <= COALESCE(subscribers.planned_until,
+                                                               subscribers.added_at));
+        ALTER TABLE deliveries ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE transport_health (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            failing_since TEXT,
+            last_failure_at TEXT,
+            last_success_at TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            alerted_at TEXT
+        );
+        INSERT INTO transport_health(id) VALUES (1)
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m1_initial,
     _m2_subscription_log,
+    _m3_delivery_order_and_transport,
 )

@@ -25,12 +25,17 @@ from zoneinfo import ZoneInfo
 
 from monitor.config import Config, SubscriberConfig
 from monitor.deliver import Transport
-from monitor.digest import Digest, DigestItem, build_message, matches
+from monitor.digest import Digest, DigestItem, build_message, local_time_label, matches
 from monitor.digestview import describe_changes
-from monitor.errors import PermanentDeliveryError, TemporaryDeliveryError
+from monitor.errors import (
+    DeliveryUncertainError,
+    PermanentDeliveryError,
+    RecipientRefusedError,
+    TemporaryDeliveryError,
+)
 from monitor.mailmessage import mail_domain
 from monitor.models import Release
-from monitor.store import Delivery, Store
+from monitor.store import Delivery, PlanningWindow, Store
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +63,8 @@ class SendReport:
 
 
 def period_label(key: str, created_at: dt.datetime, zone: str, weekday: int = 0) -> str:
-    """What a digest covers, for people: "28 Nov 2026", "23–30 Nov 2026", "28 Nov 2026, 09:31".
+    """What a digest covers, for people: "28 Nov 2026", "23–30 Nov 2026", "28 Nov 2026, 09:31 KST"
+    (days of the subscriber's zone; a time in it, labelled).
 
     A weekly key names the ISO week of its send day (``weekday``, Monday 0); the digest covers
     the seven days up to that day, so it is labelled with those — not the week just begun.
@@ -70,7 +76,8 @@ def period_label(key: str, created_at: dt.datetime, zone: str, weekday: int = 0)
         year, _, week = value.partition("-W")
         sent = dt.date.fromisocalendar(int(year), int(week), weekday + 1)
         return day_range(sent - dt.timedelta(days=7), sent)
-    return created_at.astimezone(ZoneInfo(zone)).strftime("%-d %b %Y, %H:%M")
+    local = created_at.astimezone(ZoneInfo(zone))
+    return f"{local:%-d %b %Y, %H:%M} {local_time_label(local).rpartition(' ')[2]}"
 
 
 def day_range(first: dt.date, last: dt.date) -> str:
@@ -144,29 +151,31 @@ def _plan_one(
     window = store.planning_window(sub.email)
     if window is None:
         return False
-    added_at, planned_until = window
-    if period.due_at <= added_at or store.has_delivery(sub.email, period.key):
+    if period.due_at <= window.added_at or store.has_delivery(sub.email, period.key):
         return False
-    due = _due_items(store, sub, added_at, planned_until, now, release_filter)
+    through = store.watermarks()
+    due = _due_items(store, sub, window, through, release_filter)
     items = [(row_id, revision, item.updated) for row_id, revision, item in due]
     message_id = new_message_id(config, period.key)
     allow_empty = sub.send_empty and sub.frequency != "immediate"  # "immediate" means "on news"
     return store.plan_delivery(
-        sub.email, period.key, message_id, items, until=now, now=now, allow_empty=allow_empty
+        sub.email, period.key, message_id, items, through=through, now=now, allow_empty=allow_empty
     )
 
 
 def _due_items(
     store: Store,
     sub: SubscriberConfig,
-    added_at: dt.datetime,
-    planned_until: dt.datetime | None,
-    now: dt.datetime,
+    window: PlanningWindow,
+    through: tuple[int, int],
     release_filter: Callable[[SubscriberConfig, Release], bool],
 ) -> list[tuple[int, int, DigestItem]]:
-    """(row id, revision, item) of what the subscriber is due since their window last moved."""
-    after = max(added_at, planned_until) if planned_until else added_at
-    candidates = store.candidate_releases(sub.email, after, now)
+    """(row id, revision, item) of what the subscriber is due since their window last moved.
+
+    The window is a range of row ids (:meth:`Store.watermarks`), not of times: a release first
+    seen while the clock was stepped back is still after the window, and still mailed.
+    """
+    candidates = store.candidate_releases(sub.email, window, through)
     releases = store.releases_by_row([row_id for row_id, _, _ in candidates])
     return [
         (row_id, revision, item_for(store, sub.email, releases[row_id], row_id, updated))
@@ -194,11 +203,9 @@ def item_for(
 
 def preview(config: Config, store: Store, sub: SubscriberConfig, now: dt.datetime) -> Digest:
     """The digest this subscriber would get if their period fell due now; writes nothing."""
-    window = store.planning_window(sub.email)
-    added_at, planned_until = window if window else (now, None)
-    items = tuple(
-        item for _, _, item in _due_items(store, sub, added_at, planned_until, now, matches)
-    )
+    through = store.watermarks()
+    window = store.planning_window(sub.email) or PlanningWindow(now, *through[:1], *through)
+    items = tuple(item for _, _, item in _due_items(store, sub, window, through, matches))
     return Digest(
         subscriber_email=sub.email,
         subscriber_name=sub.name,
@@ -208,6 +215,7 @@ def preview(config: Config, store: Store, sub: SubscriberConfig, now: dt.datetim
         message_id=new_message_id(config, "preview"),
         created_at=now,
         followed=tuple(sub.themes or ()),
+        timezone=sub.timezone,
     )
 
 
@@ -250,6 +258,7 @@ def digest_for(
         message_id=delivery.message_id,
         created_at=delivery.created_at,
         followed=tuple(sub.themes or ()) if sub else (),
+        timezone=sub.timezone if sub else "UTC",
     )
     return digest, sub
 
@@ -276,7 +285,13 @@ def send_due(
     *,
     now: Callable[[], dt.datetime],
 ) -> SendReport:
-    """Send every due delivery; one failing recipient never blocks the others."""
+    """Send every due delivery; one failing recipient never blocks the others.
+
+    Each outcome also updates the transport's health (:meth:`Store.record_transport_failure`),
+    which ``status``, ``/healthz`` and the operator alert (:func:`monitor.alerts.notify_transport`)
+    report. A send whose outcome is uncertain (the data went out, no final reply came) is sent
+    once more at most, then failed — so it costs at most one duplicate, like a crash.
+    """
     report = SendReport()
     suppressed = store.suppressed()
     secret = unsubscribe_secret(config, store)
@@ -295,11 +310,13 @@ def send_due(
             continue
         try:
             transport.send(delivery.message_id, message)
+        except DeliveryUncertainError as exc:
+            _uncertain(store, delivery, label, exc, now(), report)
+            continue
         except TemporaryDeliveryError as exc:
-            retry_at = now() + min(
-                MAX_BACKOFF, dt.timedelta(seconds=30 * 2 ** min(delivery.attempts, 10))
-            )
+            retry_at = now() + _backoff(delivery.attempts)
             store.mark_retry(delivery.id, str(exc), retry_at)
+            store.record_transport_failure(str(exc), now())
             log.warning(
                 "delivery %s deferred until %s: %s",
                 label,
@@ -310,10 +327,91 @@ def send_due(
             continue
         except PermanentDeliveryError as exc:
             store.mark_failed(delivery.id, str(exc))
+            if not isinstance(exc, RecipientRefusedError):  # the relay refuses our messages
+                store.record_transport_failure(str(exc), now())
             log.error("delivery %s failed for good: %s", label, exc)
             report.failed.append(label)
             continue
         store.mark_sent(delivery.id, now())
+        store.record_transport_success(now())
         log.info("delivered %s", label)
         report.sent.append(label)
+    from monitor.alerts import notify_transport  # alerts send through this module's transports
+
+    notify_transport(config, store, transport, now())
     return report
+
+
+#: How often a delivery with an uncertain outcome is sent again: once, so at most one duplicate.
+UNCERTAIN_RESENDS = 1
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    return min(MAX_BACKOFF, dt.timedelta(seconds=30 * 2 ** min(attempts, 10)))
+
+
+def _uncertain(
+    store: Store,
+    delivery: Delivery,
+    label: str,
+    exc: DeliveryUncertainError,
+    now: dt.datetime,
+    report: SendReport,
+) -> None:
+    """Record an uncertain outcome: resend once (the relay may have lost it), then stop."""
+    store.record_transport_failure(str(exc), now)
+    if delivery.uncertain < UNCERTAIN_RESENDS:
+        retry_at = now + _backoff(delivery.attempts)
+        store.mark_uncertain(
+            delivery.id,
+            f"delivery uncertain, will be sent once more: {exc}",
+            retry_at,
+            give_up=False,
+        )
+        log.warning("delivery %s uncertain; sending it once more at %s: %s", label, retry_at, exc)
+        report.retry.append(label)
+        return
+    store.mark_uncertain(
+        delivery.id,
+        f"delivery uncertain twice, not sent again to avoid more duplicates "
+        f"(check the recipient's mailbox): {exc}",
+        now,
+        give_up=True,
+    )
+    log.error("delivery %s uncertain twice; not sending it again: %s", label, exc)
+    report.failed.append(label)
+
+
+def status_lines(store: Store, now: dt.datetime, *, limit: int = 10) -> list[str]:
+    """What ``status`` says about mail: the transport's health, then deliveries that need a look
+    (pending with an error, failed, uncertain), newest first. Text may hold scraped or server
+    text: neutralise it before printing."""
+    health = store.transport_health()
+    if health.failing_since is not None:
+        lines = [
+            f"mail transport: FAILING since {_local(health.failing_since)} "
+            f"({health.consecutive_failures} failed attempt(s) in a row): {health.last_error}"
+        ]
+    elif health.last_success_at is not None:
+        lines = [f"mail transport: OK (last delivery {_local(health.last_success_at)})"]
+    else:
+        lines = ["mail transport: nothing delivered yet"]
+    troubled = [
+        d
+        for d in store.deliveries(limit=200)
+        if d.status == "failed" or d.uncertain or (d.status == "pending" and d.last_error)
+    ]
+    for d in troubled[:limit]:
+        state = d.status + (" (uncertain)" if d.uncertain else "")
+        when = f", next try {_local(d.next_attempt_at)}" if d.status == "pending" else ""
+        lines.append(
+            f"  {state} {d.subscriber} {d.digest_key}: {d.attempts} attempt(s){when}: "
+            f"{d.last_error or ''}".rstrip(": ")
+        )
+    if len(troubled) > limit:
+        lines.append(f"  … and {len(troubled) - limit} more")
+    return lines
+
+
+def _local(value: dt.datetime) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -116,6 +116,29 @@ class SeenRevision:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanningWindow:
+    """A subscriber's place in the release order: due is what was stored after ``planned_row``
+    (and revisions after ``planned_revision_row``); ``added_at`` dates their first period."""
+
+    added_at: dt.datetime
+    added_row: int
+    planned_row: int
+    planned_revision_row: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransportHealth:
+    """The mail transport's state: failing since when, how often in a row, the last error."""
+
+    failing_since: dt.datetime | None
+    last_failure_at: dt.datetime | None
+    last_success_at: dt.datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    alerted_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One row of the outbox: a digest for one subscriber, frozen at planning time."""
 
@@ -129,6 +152,7 @@ class Delivery:
     next_attempt_at: dt.datetime
     sent_at: dt.datetime | None
     last_error: str | None
+    uncertain: int = 0  # sends whose final reply never came (the server may have the mail)
 
 
 class OutboxMixin:
@@ -137,46 +161,63 @@ class OutboxMixin:
     db: sqlite3.Connection
     transaction: Any
 
-    def planning_window(self, email: str) -> tuple[dt.datetime, dt.datetime | None] | None:
-        """(added_at, planned_until) of a subscriber: releases first seen in between are due."""
+    def planning_window(self, email: str) -> PlanningWindow | None:
+        """Where a subscriber's news starts: releases stored after ``planned_row`` are due."""
         row = self.db.execute(
-            "SELECT added_at, planned_until FROM subscribers WHERE email = ?", (email.lower(),)
+            "SELECT added_at, added_row, planned_row, planned_revision_row FROM subscribers "
+            "WHERE email = ?",
+            (email.lower(),),
         ).fetchone()
         if row is None:
             return None
         added = _parse_ts(row[0])
         assert added is not None
-        return added, _parse_ts(row[1])
+        return PlanningWindow(added, row[1], max(row[1], row[2]), row[3])
+
+    def watermarks(self) -> tuple[int, int]:
+        """(last release row id, last revision rowid): the monotonic "now" of what is stored.
+
+        Row ids only grow (no release is ever deleted), unlike the wall clock, which NTP or a VM
+        resync may step back.
+        """
+        row = self.db.execute(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM releases), "
+            "(SELECT COALESCE(MAX(rowid), 0) FROM release_revisions)"
+        ).fetchone()
+        return int(row[0]), int(row[1])
 
     def candidate_releases(
-        self, email: str, after: dt.datetime, until: dt.datetime
+        self, email: str, window: PlanningWindow, through: tuple[int, int]
     ) -> list[tuple[int, int, bool]]:
         """(row id, revision, updated) of releases this subscriber may be due, oldest first.
 
-        New: first seen in the window and never planned for them. Updated: changed in the window,
-        and an earlier revision was already planned for them — so a correction is only ever
-        announced to someone who saw the original.
+        New: stored after the window's ``planned_row`` and up to ``through[0]``, and never
+        planned for them. Updated: a revision stored in the window, and an earlier revision was
+        already planned for them — so a correction is only ever announced to someone who saw the
+        original. Order is by row id, never by wall-clock time (see :meth:`watermarks`).
         """
         rows = self.db.execute(
             """
             SELECT r.id, r.revision, 0 FROM releases r
-             WHERE r.baseline = 0 AND r.first_seen_at > ? AND r.first_seen_at <= ?
+             WHERE r.baseline = 0 AND r.id > ? AND r.id <= ?
                AND NOT EXISTS (SELECT 1 FROM delivery_items i
                                 WHERE i.subscriber = ? AND i.release_id = r.id)
             UNION ALL
             SELECT r.id, r.revision, 1 FROM releases r
-             WHERE r.updated_at > ? AND r.updated_at <= ?
+             WHERE EXISTS (SELECT 1 FROM release_revisions v
+                            WHERE v.release_id = r.id AND v.revision > 1
+                              AND v.rowid > ? AND v.rowid <= ?)
                AND EXISTS (SELECT 1 FROM delivery_items i
                             WHERE i.subscriber = ? AND i.release_id = r.id AND i.revision < r.revision)
                AND NOT EXISTS (SELECT 1 FROM delivery_items i
                                 WHERE i.subscriber = ? AND i.release_id = r.id AND i.revision = r.revision)
             """,
             (
-                _ts(after),
-                _ts(until),
+                window.planned_row,
+                through[0],
                 email.lower(),
-                _ts(after),
-                _ts(until),
+                window.planned_revision_row,
+                through[1],
                 email.lower(),
                 email.lower(),
             ),
@@ -190,11 +231,12 @@ class OutboxMixin:
         message_id: str,
         items: list[tuple[int, int, bool]],
         *,
-        until: dt.datetime,
+        through: tuple[int, int],
         now: dt.datetime,
         allow_empty: bool = False,
     ) -> bool:
-        """Freeze a digest and advance the subscriber's window, atomically; idempotent per key.
+        """Freeze a digest and advance the subscriber's window to ``through`` (the
+        :meth:`watermarks` the items were chosen under), atomically; idempotent per key.
 
         With no items only the window moves (nothing to send). Returns True if a delivery was
         created by this call.
@@ -219,7 +261,9 @@ class OutboxMixin:
                         ],
                     )
             db.execute(
-                "UPDATE subscribers SET planned_until = ? WHERE email = ?", (_ts(until), email)
+                "UPDATE subscribers SET planned_until = ?, planned_row = MAX(planned_row, ?), "
+                "planned_revision_row = MAX(planned_revision_row, ?) WHERE email = ?",
+                (_ts(now), through[0], through[1], email),
             )
         return created
 
@@ -275,6 +319,58 @@ class OutboxMixin:
                 (error[:2000], _ts(next_attempt_at), delivery_id),
             )
 
+    def mark_uncertain(
+        self, delivery_id: int, error: str, next_attempt_at: dt.datetime, *, give_up: bool
+    ) -> None:
+        """The server took the data but never answered: count it; retry, or stop (``give_up``)."""
+        status = "failed" if give_up else "pending"
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE deliveries SET status = ?, uncertain = uncertain + 1, lease_until = NULL, "
+                "last_error = ?, next_attempt_at = ? WHERE id = ?",
+                (status, error[:2000], _ts(next_attempt_at), delivery_id),
+            )
+
+    def transport_health(self) -> TransportHealth:
+        """The mail transport's recorded state (one row)."""
+        row = self.db.execute("SELECT * FROM transport_health WHERE id = 1").fetchone()
+        return TransportHealth(
+            failing_since=_parse_ts(row["failing_since"]),
+            last_failure_at=_parse_ts(row["last_failure_at"]),
+            last_success_at=_parse_ts(row["last_success_at"]),
+            consecutive_failures=row["consecutive_failures"],
+            last_error=row["last_error"],
+            alerted_at=_parse_ts(row["alerted_at"]),
+        )
+
+    def record_transport_success(self, now: dt.datetime) -> None:
+        """The transport delivered: it is healthy again (the alert state is kept for alerts)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE transport_health SET failing_since = NULL, consecutive_failures = 0, "
+                "last_success_at = ? WHERE id = 1",
+                (_ts(now),),
+            )
+
+    def record_transport_failure(self, error: str, now: dt.datetime) -> TransportHealth:
+        """The transport could not deliver (not one recipient's fault); returns the new state."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE transport_health SET failing_since = COALESCE(failing_since, ?), "
+                "consecutive_failures = consecutive_failures + 1, last_failure_at = ?, "
+                "last_error = ? WHERE id = 1",
+                (_ts(now), _ts(now), error[:2000]),
+            )
+        return self.transport_health()
+
+    def set_transport_alerted(self, alerted: bool, now: dt.datetime) -> None:
+        """Remember that the operator was told the transport fails (or that it recovered)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE transport_health SET alerted_at = ? WHERE id = 1",
+                (_ts(now) if alerted else None,),
+            )
+
     def mark_failed(self, delivery_id: int, error: str) -> None:
         """A permanent failure (e.g. 550 for the recipient): give up on this one delivery."""
         with self.transaction() as db:
@@ -315,6 +411,7 @@ def _delivery_from_row(row: sqlite3.Row) -> Delivery:
         next_attempt_at=next_attempt,
         sent_at=_parse_ts(row["sent_at"]),
         last_error=row["last_error"],
+        uncertain=row["uncertain"],
     )
 
 
@@ -730,12 +827,15 @@ class Store(OutboxMixin, Closing):
     # -- subscribers and suppressions ----------------------------------------------------------
 
     def sync_subscribers(self, emails: Iterable[str]) -> None:
-        """Record when each configured address was first seen; they get only later releases."""
+        """Record when each configured address was first seen; they get only releases stored
+        later (by row order, see :meth:`OutboxMixin.watermarks`)."""
         now = _ts(utcnow())
         with self.transaction() as db:
+            rows, revisions = self.watermarks()
             db.executemany(
-                "INSERT INTO subscribers(email, added_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                [(e.lower(), now) for e in emails],
+                "INSERT INTO subscribers(email, added_at, added_row, planned_row, "
+                "planned_revision_row) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(e.lower(), now, rows, rows, revisions) for e in emails],
             )
 
     def suppress(self, email: str, reason: str, *, actor: str | None = None) -> bool:
@@ -781,7 +881,11 @@ class Store(OutboxMixin, Closing):
                 return None
             db.execute("DELETE FROM suppressions WHERE email = ?", (email,))
             db.execute(
-                "UPDATE subscribers SET planned_until = ? WHERE email = ?", (_ts(now), email)
+                "UPDATE subscribers SET planned_until = ?, "
+                "planned_row = MAX(planned_row, (SELECT COALESCE(MAX(id), 0) FROM releases)), "
+                "planned_revision_row = MAX(planned_revision_row, "
+                "(SELECT COALESCE(MAX(rowid), 0) FROM release_revisions)) WHERE email = ?",
+                (_ts(now), email),
             )
             db.execute(
                 "INSERT INTO subscription_log(email, at, action, how, actor) "

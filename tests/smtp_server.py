@@ -5,14 +5,21 @@ Reusable by any test: ``with running_smtp_server(...) as server:`` or the fixtur
 its envelope; ``server.messages_to(addr)`` and ``server.wait_for(n)`` make assertions short.
 
 Variants: ``tls="starttls"`` or ``"ssl"`` (certificate for 127.0.0.1 signed by the test-only CA in
-``tests/data/tls/``), ``users={"name": "password"}`` for AUTH, ``replies={"rcpt": "550 5.1.1 ..."}``
+``tests/data/tls/``), ``users={"name": "password"}`` for AUTH (``auth_exclude=("PLAIN",)``
+to leave only LOGIN, ``auth_echo=True`` to quote refused credentials back), ``replies={"rcpt": "550 5.1.1 ..."}``
 to refuse chosen recipients, ``drop_after=N`` to cut the connection after every N accepted
 messages, ``drop_on_mail=N`` to cut it on the next N ``MAIL`` commands, ``drop_on_data`` to cut it
-instead of answering the message data.
+instead of answering the message data, ``final_reply_delay=S`` to store the message at once
+but answer the end of its data only S seconds later (a slow relay: the client may give up first),
+``mail_reply="530 ..."`` to refuse every sender, ``data_reply="554 ..."`` every message,
+``offer_8bitmime=False`` to leave 8BITMIME out of the EHLO reply and ``strict_7bit=True`` to
+refuse with 554 any message data holding a byte above 127 not announced with ``BODY=8BITMIME``
+(RFC 6152 §3) — the relays that made undeclared 8-bit digests fail for good.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -76,6 +83,12 @@ class RecordingHandler:
     drop_after: int | None = None
     drop_on_data: bool = False
     drop_on_mail: int = 0  # cut the line on this many MAIL commands (before any data)
+    mail_reply: str | None = None  # answer every MAIL FROM with this (e.g. "530 5.7.0 ...")
+    data_reply: str | None = None  # answer every message's data with this (e.g. "554 ...")
+    final_reply_delay: float = 0.0  # seconds between storing a message and saying 250
+    offer_8bitmime: bool = True
+    strict_7bit: bool = False
+    refused: list[str] = field(default_factory=list)  # the replies of refused message data
     received: list[ReceivedMessage] = field(default_factory=list)
     connections: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -89,6 +102,8 @@ class RecordingHandler:
             with self._lock:
                 self.connections += 1
             session.number = self.connections  # type: ignore[attr-defined]
+        if not self.offer_8bitmime:
+            responses = [line for line in responses if "8BITMIME" not in line.upper()]
         return responses
 
     async def handle_MAIL(
@@ -98,6 +113,8 @@ class RecordingHandler:
             self.drop_on_mail -= 1
             server.transport.abort()
         self._hang_up_if_done(server, session)
+        if self.mail_reply:
+            return self.mail_reply
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 OK"
@@ -116,6 +133,14 @@ class RecordingHandler:
             server.transport.abort()
             return "250 OK"  # never reaches the client
         raw = envelope.original_content or b""
+        if self.data_reply:
+            self.refused.append(self.data_reply)
+            return self.data_reply
+        declared = any(o.upper() == "BODY=8BITMIME" for o in envelope.mail_options)
+        if self.strict_7bit and not declared and any(byte > 127 for byte in raw):
+            reply = "554 5.6.1 8-bit message data without BODY=8BITMIME"
+            self.refused.append(reply)
+            return reply
         auth = session.auth_data
         self.received.append(
             ReceivedMessage(
@@ -128,6 +153,8 @@ class RecordingHandler:
             )
         )
         session.accepted = getattr(session, "accepted", 0) + 1  # type: ignore[attr-defined]
+        if self.final_reply_delay:
+            await asyncio.sleep(self.final_reply_delay)  # stored already: only the reply is late
         return "250 OK: queued"
 
     def _hang_up_if_done(self, server: Any, session: Session) -> bool:
@@ -142,13 +169,21 @@ class RecordingHandler:
         return "250 OK"
 
 
-def _authenticator(users: dict[str, str]) -> Callable[..., AuthResult]:
+def _authenticator(users: dict[str, str], echo: bool = False) -> Callable[..., AuthResult]:
+    """Check logins against ``users``; with ``echo`` a refusal quotes the credentials back, as
+    careless servers do, to prove the client never repeats them."""
+
     def check(server: Any, session: Session, envelope: Envelope, mechanism: str, data: Any):
         ok = (
             isinstance(data, LoginPassword)
             and users.get(data.login.decode()) == data.password.decode()
         )
-        return AuthResult(success=ok, handled=False, auth_data=data if ok else None)
+        message = None
+        if echo and not ok and isinstance(data, LoginPassword):
+            message = f"535 5.7.8 bad credentials {data.login.decode()}:{data.password.decode()}"
+        return AuthResult(
+            success=ok, handled=False, auth_data=data if ok else None, message=message
+        )
 
     return check
 
@@ -185,10 +220,17 @@ def running_smtp_server(
     *,
     tls: Literal["none", "starttls", "ssl"] = "none",
     users: dict[str, str] | None = None,
+    auth_echo: bool = False,
+    auth_exclude: tuple[str, ...] = (),
     replies: dict[str, str] | None = None,
     drop_after: int | None = None,
     drop_on_data: bool = False,
     drop_on_mail: int = 0,
+    mail_reply: str | None = None,
+    data_reply: str | None = None,
+    final_reply_delay: float = 0.0,
+    offer_8bitmime: bool = True,
+    strict_7bit: bool = False,
 ) -> Iterator[SmtpTestServer]:
     """Start an aiosmtpd server on 127.0.0.1 with the chosen behaviour; stop it afterwards."""
     handler = RecordingHandler(
@@ -196,6 +238,11 @@ def running_smtp_server(
         drop_after=drop_after,
         drop_on_data=drop_on_data,
         drop_on_mail=drop_on_mail,
+        mail_reply=mail_reply,
+        data_reply=data_reply,
+        final_reply_delay=final_reply_delay,
+        offer_8bitmime=offer_8bitmime,
+        strict_7bit=strict_7bit,
     )
     kwargs: dict[str, Any] = {}
     if tls == "starttls":
@@ -203,7 +250,9 @@ def running_smtp_server(
     if tls == "ssl":
         kwargs["ssl_context"] = server_tls_context()
     if users is not None:
-        kwargs.update(authenticator=_authenticator(users), auth_required=True)
+        kwargs.update(authenticator=_authenticator(users, auth_echo), auth_required=True)
+        if auth_exclude:  # e.g. ("PLAIN",) to make clients use LOGIN
+            kwargs["auth_exclude_mechanism"] = list(auth_exclude)
         # Plain-text AUTH is allowed only on the plain variant, to test AUTH alone.
         kwargs["auth_require_tls"] = tls == "starttls"
     port = free_port()

@@ -18,7 +18,12 @@ from monitor.deliver import (
     maildir_name,
     make_transport,
 )
-from monitor.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
+from monitor.errors import (
+    DeliveryError,
+    DeliveryUncertainError,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+)
 
 from smtp_server import TEST_CA, SmtpTestServer, running_smtp_server
 
@@ -237,7 +242,7 @@ class TestSmtp:
         with (
             running_smtp_server(drop_on_data=True) as server,
             SmtpTransport(smtp_settings(server), sleep=Sleeps()) as smtp,
-            pytest.raises(TemporaryDeliveryError, match="disconnected"),
+            pytest.raises(DeliveryUncertainError, match="no final reply came"),
         ):
             smtp.send("k1", message())
         assert server.connections == 1

@@ -436,7 +436,9 @@ class TestHostileText:
 class TestHtml:
     def test_css_is_inlined_and_nothing_external(self) -> None:
         """No <style>, <link>, <script> or remote images: mail clients strip or block them."""
-        html = render_html(sample_digest(NOW), theme_names=THEME_NAMES, unsubscribe=links())
+        html = render_html(
+            sample_digest(NOW, "Asia/Seoul"), theme_names=THEME_NAMES, unsubscribe=links()
+        )
         assert "<style" not in html and "<link" not in html and "<script" not in html
         assert "<img" not in html
         assert 'style="' in html
@@ -478,7 +480,7 @@ class TestUnsubscribeToken:
 class TestSample:
     def test_covers_every_case(self) -> None:
         """All 12 themes, an update, an attachment, hostile text."""
-        digest = sample_digest(NOW)
+        digest = sample_digest(NOW, "Asia/Seoul")
         themes = {tag.theme for item in digest.items for tag in item.release.themes}
         assert themes == set(DEFAULT_THEME_IDS)
         assert any(item.updated for item in digest.items)
@@ -509,7 +511,7 @@ def check_golden(name: str, actual: str) -> None:
 class TestGolden:
     @pytest.fixture
     def message(self) -> EmailMessage:
-        digest = sample_digest(NOW)
+        digest = sample_digest(NOW, "Asia/Seoul")
         return parse(
             build_message(
                 digest, MAIL, format="html", theme_names=THEME_NAMES, unsubscribe_secret=SECRET

@@ -318,6 +318,14 @@ class TestPreviewAndSendTest:
         text = message.message.get_body(("plain",)).get_content()
         for name in ("North Korea", "Sanctions", "Cyber", "Human rights", "Updated", ".pdf"):
             assert name.lower() in text.lower()
+        # Never mistaken for news: marked in Subject and body, made-up, linking nowhere real.
+        assert message.subject.startswith("[TEST] ")
+        assert text.startswith("*** TEST MESSAGE")
+        html = message.message.get_body(("html",)).get_content()
+        assert "TEST MESSAGE" in html
+        assert "mofa.go.kr" not in text and "mofa.go.kr" not in html
+        titles = [line[2:] for line in text.splitlines() if line.startswith("* ")]
+        assert len(titles) == 9 and all("SAMPLE" in title for title in titles)
 
 
 class TestArchiveCommands:

@@ -132,6 +132,23 @@ class TestHealthz:
         assert status == 200
         assert set(json.loads(body)["sources"]) == {"a", "b"}
 
+    def test_a_failing_mail_transport_is_503_until_it_delivers(
+        self, endpoint: Endpoint, store: Store
+    ) -> None:
+        """Polling fine but mail not going out (an unwritable Maildir) is not healthy."""
+        for source in ("a", "b"):
+            store.record_poll_success(source, baseline=True)
+        store.record_transport_failure("cannot write to the Maildir /x: read-only", utcnow())
+        status, _, body = endpoint.request("/healthz")
+        assert status == 503
+        [reason] = json.loads(body)["reasons"]
+        assert reason.startswith("mail transport: failing since")
+        assert reason.endswith("cannot write to the Maildir /x: read-only")
+        _, _, metrics = endpoint.request("/metrics")
+        assert "mofa_monitor_mail_transport_consecutive_failures 1.0" in metrics
+        store.record_transport_success(utcnow())
+        assert endpoint.request("/healthz")[0] == 200
+
     def test_database_not_answering_is_503(self, tmp_path: Path, endpoint: Endpoint) -> None:
         """If the state cannot be opened, the endpoint says so instead of crashing."""
         (tmp_path / "blocked").write_text("a file where a folder should be")

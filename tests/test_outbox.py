@@ -190,11 +190,15 @@ class TestDailyPlanning:
         assert daily.plan(kst(29, 11)) == ["d@example.org daily:2026-11-29"]
         assert daily.contents()["d@example.org daily:2026-11-29"] == [(2, False), (3, False)]
 
-    def test_baseline_and_earlier_releases_are_never_mailed(self, daily: Ledger) -> None:
-        """Releases from a baseline, or seen before the subscriber joined, are not theirs."""
-        daily.release(1, kst(26, 9))  # before the subscriber was added
-        daily.release(2, kst(26, 11), baseline=True)
-        assert daily.plan(kst(27, 9)) == []
+    def test_baseline_and_earlier_releases_are_never_mailed(self, tmp_path: Path) -> None:
+        """Releases from a baseline, or stored before the subscriber joined, are not theirs."""
+        ledger = Ledger(
+            config_with(tmp_path, '[[subscribers]]\nemail = "d@example.org"\nfrequency = "daily"\n')
+        )
+        ledger.release(1, kst(26, 9))  # before the subscriber was added
+        ledger.subscribe("d@example.org", kst(26, 10))
+        ledger.release(2, kst(26, 11), baseline=True)
+        assert ledger.plan(kst(27, 9)) == []
 
     def test_a_correction_is_sent_once_marked_updated(self, daily: Ledger) -> None:
         """After a release was mailed, its corrected text comes once more as an update."""

@@ -150,10 +150,20 @@ class TestLedger:
         )
         items = [(row, 1, False)]
         assert store.plan_delivery(
-            "a@example.org", "daily:2026-11-28", "<m1@x>", items, until=now, now=now
+            "a@example.org",
+            "daily:2026-11-28",
+            "<m1@x>",
+            items,
+            through=store.watermarks(),
+            now=now,
         )
         assert not store.plan_delivery(
-            "a@example.org", "daily:2026-11-28", "<m2@x>", items, until=now, now=now
+            "a@example.org",
+            "daily:2026-11-28",
+            "<m2@x>",
+            items,
+            through=store.watermarks(),
+            now=now,
         )
         claimed = store.claim_delivery(now, dt.timedelta(minutes=5))
         assert claimed is not None and claimed.message_id == "<m1@x>"
