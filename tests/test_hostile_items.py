@@ -126,7 +126,7 @@ class TestPoisonedFeedItems:
         """urlsplit rejects the host; the seq and the feed's brdId still name the release."""
         data = feed(feed_item("9", link="http://[::1/www/brd/m_5676/view.do?seq=9"), feed_item("8"))
         parsed = rss.parse_feed(data, FEED_URL)
-        assert [(e.seq, e.url) for e in parsed.entries][0] == (
+        assert (parsed.entries[0].seq, parsed.entries[0].url) == (
             9,
             "http://127.0.0.1:8123/eng/brd/m_5676/view.do?seq=9",
         )
