@@ -79,7 +79,9 @@ class TestEntitiesEscapedTwice:
         from_feed = rss.parse_feed(feed(feed_item("7", escaped)), FEED_URL).entries[0].title
         assert from_listing == from_article == from_feed == intended
 
-    @pytest.mark.parametrize("title", ["R&amp;D and AT&amp;T", "Fish &amp; Chips &amp;c", "5 &lt; 6"])
+    @pytest.mark.parametrize(
+        "title", ["R&amp;D and AT&amp;T", "Fish &amp; Chips &amp;c", "5 &lt; 6"]
+    )
     def test_single_escaping_is_left_alone(self, title: str) -> None:
         """Text that was escaped once (an ampersand, a less-than sign) is not unescaped again."""
         from_listing = mofa.parse_listing(listing(row("7", title)), LIST_URL).entries[0].title
