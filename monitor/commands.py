@@ -46,6 +46,9 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
         report = app.tick(send=not args.no_send)
     failed = 0
     for outcome in report.poll.outcomes if report.poll else ():
+        if outcome.deferred:
+            print(f"{outcome.source_id}: {outcome.error}", file=out)
+            continue
         if outcome.error:
             failed += 1
             print(
@@ -166,6 +169,7 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
     """Per source: last poll, last success, failures, last error; deliveries by state."""
     with App(load(args)) as app:
         health = {h.id: h for h in app.store.sources()}
+        notes = {source_id: app.store.source_notes(source_id) for source_id in health}
         counts = app.store.delivery_counts()
         total = app.store.count_releases()
         configured = app.config.sources
@@ -187,6 +191,20 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
                 print(f"  posts on board: {h.total_count} (as the listing shows)", file=out)
             if h.last_error:
                 print(f"  last error:   {h.last_error}", file=out)
+            note = notes[source.id]
+            if note.wait_until is not None and note.wait_until > utcnow():
+                print(
+                    f"  waiting:      not polled before {when(note.wait_until)} "
+                    f"(the server asked: {note.wait_reason})",
+                    file=out,
+                )
+            if note.item_problems:
+                print(
+                    f"  last poll skipped or could not read {len(note.item_problems)} item(s):",
+                    file=out,
+                )
+                for problem in note.item_problems:
+                    print(f"    {problem}", file=out)
     print(f"releases stored: {total}", file=out)
     print("deliveries: " + ", ".join(f"{n} {state}" for state, n in counts.items()), file=out)
     return 0
