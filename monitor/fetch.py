@@ -527,7 +527,8 @@ class Fetcher(Closing):
                 return _RobotsEntry(parser, now + ROBOTS_FAILURE_TTL, failed=True)
             return _RobotsEntry(previous.parser, now + ROBOTS_FAILURE_TTL, failed=True)
         body = "" if raw.status >= 400 or not raw.content else _robots_text(raw.content)
-        ttl = max(ROBOTS_MIN_TTL, min(ROBOTS_TTL, raw.cache_seconds or ROBOTS_TTL))
+        lifetime = ROBOTS_TTL if raw.cache_seconds is None else raw.cache_seconds
+        ttl = max(ROBOTS_MIN_TTL, min(ROBOTS_TTL, lifetime))
         if self._robots_store is not None:
             fetched = dt.datetime.fromtimestamp(self._wall(), dt.UTC)
             self._robots_store.save_robots(

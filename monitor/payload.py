@@ -175,9 +175,28 @@ def check_kind(body: bytes, content_type: str | None, expect: Expect, url: str =
     mime = (content_type or "").split(";", 1)[0].strip().lower()
     if mime.startswith(_NON_TEXT_PREFIXES) and not any(t in mime for t in _MARKUP_TYPES):
         raise FetchError(f"{url or 'page'}: expected an {expect.upper()} page, got {mime}")
-    head = body[:1024]
-    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 has NULs
+    if _looks_binary(body[:1024]):
         raise FetchError(f"{url or 'page'}: expected an {expect.upper()} page, got binary data")
+
+
+#: Openings of binary formats a server may send under a text label (PNG, GIF, JPEG, ZIP, PDF,
+#: gzip).
+_BINARY_MAGIC = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"%PDF", b"\x1f\x8b")
+_CONTROL_BYTES = frozenset(range(0x09)) | frozenset(range(0x0E, 0x20)) - {0x1B}
+
+
+def _looks_binary(head: bytes) -> bool:
+    """A known binary signature, or control bytes making up over a tenth of the opening.
+
+    One stray NUL or ESC in a title is a poisoned item to clean, not a binary body: the
+    parsers drop such characters and keep the page. UTF-16 (a BOM) is text full of NULs.
+    """
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    if head.lstrip().startswith(_BINARY_MAGIC):
+        return True
+    controls = sum(1 for byte in head if byte in _CONTROL_BYTES)
+    return controls * 10 > len(head)
 
 
 def check_markup(text: str, expect: Expect, url: str = "") -> None:
