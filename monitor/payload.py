@@ -67,6 +67,8 @@ def decode_body(
         return body.decode("ascii"), "utf-8"
     label = declared_charset(body, content_type)
     declared = _canonical(label) if label else None
+    if declared in _WINDOWS_1252_LABELS and any(0x80 <= byte <= 0x9F for byte in body):
+        declared = "cp1252"  # as browsers do: these labels mean windows-1252 (WHATWG Encoding)
     readings: dict[str, str] = {}
     for codec in dict.fromkeys(c for c in (declared, *_GUESSES) if c):
         text = _try(body, codec)
@@ -98,6 +100,9 @@ def decode_body(
     )
 
 
+#: Labels the WHATWG Encoding Standard maps to windows-1252; they differ only in 0x80-0x9F,
+#: where ISO-8859-1 has invisible C1 controls and windows-1252 has quotes and dashes.
+_WINDOWS_1252_LABELS = frozenset({"iso8859-1", "latin-1", "ascii", "cp1252"})
 #: Codecs tried when the label is missing or wrong, in order of preference on a Korean site.
 _GUESSES = ("utf-8", "cp949", "cp1252")
 #: How much cleaner (in mess ratio) another reading must be to overrule a declared charset.

@@ -282,6 +282,10 @@ class Poller:
             outcome.item_problems.extend(listing.problems)
             total = listing.total if total is None else total
             self._check_titles(source, listing, outcome)
+            if outcome.retry_later is not None:
+                # Asked to wait while re-reading a title: stop asking, and mark nothing as
+                # listed, so the next poll walks these pages again from the top.
+                break
             unknown = self._unknown(listing)
             for entry in listing.entries:
                 if entry.seq in unknown.get(entry.board, set()):

@@ -49,6 +49,12 @@ class TestDeclaredCharsetWins:
         text, _ = decode_body(body, f"text/html; charset={label}")
         assert text == f"<p>{sample}</p>"
 
+    @pytest.mark.parametrize("label", ["iso-8859-1", "latin1", "us-ascii"])
+    def test_latin1_and_ascii_labels_mean_windows_1252_as_in_browsers(self, label: str) -> None:
+        """0x92 under ISO-8859-1 is an invisible C1 control; browsers read windows-1252."""
+        text, codec = decode_body(ENGLISH.encode("cp1252"), f"text/html; charset={label}")
+        assert "Korea’s" in text and codec == "cp1252"
+
     def test_korean_under_a_latin_label_is_proven_wrong(self) -> None:
         """Hangul under a Latin label reads as "ÇÑ±¹" mojibake: the bytes prove the label wrong."""
         text, codec = decode_body(KOREAN.encode("cp949"), "text/html; charset=windows-1252")

@@ -70,7 +70,7 @@ def parse_date(text: str) -> dt.datetime | None:
     text = " ".join(text.split())
     if not text:
         return None
-    for reader in (_rfc822, _iso, _local, _korean):
+    for reader in (_rfc822, _iso, _local, _korean, _day_only):
         try:
             stamp = reader(text)
         except (ValueError, OverflowError, TypeError, IndexError):
@@ -80,14 +80,35 @@ def parse_date(text: str) -> dt.datetime | None:
     return None
 
 
+_GLUED_OFFSET_RE = re.compile(r"\s*(?:GMT|UTC|UT)?\s*([+-])(\d{1,2}):?(\d{2})$")
+_DAY_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y")
+
+
 def _rfc822(text: str) -> dt.datetime | None:
     zone = _ZONE_NAME_RE.search(text)
     if zone:
         text = text[: zone.start()] + _ZONE_NAMES[zone.group(1)]
+    # "+09:00" and "GMT+0900" are not RFC 822, and email.utils would silently read them as GMT.
+    offset = _GLUED_OFFSET_RE.search(text)
+    if offset and re.search(r"\d:\d{2}", text[: offset.start()]):
+        sign, hours, minutes = offset.groups()
+        text = f"{text[: offset.start()]} {sign}{int(hours):02d}{minutes}"
     if not re.search(r"[A-Za-z]{3}", text):  # RFC 822 always names the month
         return None
     stamp = email.utils.parsedate_to_datetime(text)
     return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.UTC)
+
+
+def _day_only(text: str) -> dt.datetime | None:
+    """A date without a time in words ("26 June 2026", "Jun 26, 2026"): a KST calendar day."""
+    bare = re.sub(r"^[A-Za-z]+,\s*", "", text)  # a weekday in front
+    for form in _DAY_FORMATS:
+        try:
+            day = dt.datetime.strptime(bare, form)
+        except ValueError:
+            continue
+        return day.replace(tzinfo=KST)
+    return None
 
 
 def _iso(text: str) -> dt.datetime | None:
