@@ -7,9 +7,9 @@ and is retried soon, and the copy is kept in the state database so one-shot runs
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,6 +24,7 @@ from monitor.fetch import (
     freshness_seconds,
 )
 from monitor.localsite import SiteServer
+from monitor.sourcestate import CachedRobots
 from monitor.store import Store
 
 ALLOW = b"User-agent: *\nAllow: /\n"
@@ -228,11 +229,7 @@ class TestPersistedAcrossProcesses:
             assert site.requests == []
 
 
-def test_store_round_trip(tmp_path: Path) -> Any:
-    import datetime as dt
-
-    from monitor.sourcestate import CachedRobots
-
+def test_store_round_trip(tmp_path: Path) -> None:
     now = dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC)
     entry = CachedRobots("http://h:1", 200, "User-agent: *", now, now + dt.timedelta(hours=1))
     with Store(tmp_path / "s.sqlite3") as store:

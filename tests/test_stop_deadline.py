@@ -79,6 +79,30 @@ def test_cancel_ends_the_fetch_in_flight_at_once(site: SiteServer, kind: str) ->
     assert len(outcome) == 1 and isinstance(outcome[0], FetchInterrupted)
 
 
+def test_cancel_ends_a_retry_after_wait_at_once(site: SiteServer) -> None:
+    """A 503 asking for 60 s (under the cap, so waited out within the poll) is not waited out
+    when the process stops: the wait itself is interruptible."""
+    site.fault(LIST, 503, retry_after=60, times=None)
+    cancel = threading.Event()
+    settings = FetchSettings("test-agent", retries=3, request_delay=0)
+    outcome: list[BaseException] = []
+
+    def fetch() -> None:
+        with Fetcher(settings, cancel=cancel) as fetcher:
+            try:
+                fetcher.get(site.list_url())
+            except BaseException as exc:  # collected for the assertion below
+                outcome.append(exc)
+
+    worker = threading.Thread(target=fetch)
+    worker.start()
+    wait_until(lambda: site.requests_to(LIST), 10, "the 503 to be served")
+    cancel.set()
+    worker.join(timeout=TIMEOUT)
+    assert not worker.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], FetchInterrupted)
+
+
 def write_config(tmp_path: Path, site: SiteServer) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(
