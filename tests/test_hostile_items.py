@@ -255,3 +255,35 @@ class TestLinksResolveAsABrowser:
         )
         parsed = mofa.parse_article(page, VIEW_URL)
         assert [a.name for a in parsed.attachments] == ["ok"]
+
+
+class TestDeeplyNestedMarkup:
+    """Thousands of nested elements (broken or hostile markup) are read, not a RecursionError."""
+
+    DEPTH = 5000
+
+    def test_article_body(self) -> None:
+        body = "<div><b>" * self.DEPTH + "1. Deep text." + "</b></div>" * self.DEPTH
+        assert mofa.parse_article(article("T", body=body), VIEW_URL).body == "1. Deep text."
+
+    def test_listing_title(self) -> None:
+        title = "<b>" * self.DEPTH + "Deep Title" + "</b>" * self.DEPTH
+        page = listing(row("8", "x").replace(">x<", f">{title}<"), row("7", "Good"))
+        entries = mofa.parse_listing(page, LIST_URL).entries
+        assert [(e.seq, e.title) for e in entries] == [(8, "Deep Title"), (7, "Good")]
+
+    def test_feed_body(self) -> None:
+        nested = "&lt;div&gt;" * self.DEPTH + "Deep"
+        data = feed(feed_item("8").replace("<description>Body 8", f"<description>{nested}"))
+        assert rss.parse_feed(data, FEED_URL).entries[0].body == "Deep"
+
+
+def test_unforeseen_failures_leave_the_parsers_as_parse_errors() -> None:
+    """The parsers' contract: whatever goes wrong inside, only ParseError comes out."""
+
+    @mofa.parse_boundary
+    def broken(markup: str, page_url: str) -> None:
+        raise OverflowError("date value out of range")
+
+    with pytest.raises(ParseError, match=r"x\.html: unreadable page \(OverflowError: date value"):
+        broken("<p>", "x.html")

@@ -10,10 +10,12 @@ the same whichever way it was fetched.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import ParamSpec, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup
@@ -31,8 +33,37 @@ __all__ = [
     "html_to_text",
     "normalize_text",
     "parse_article",
+    "parse_boundary",
     "parse_listing",
 ]
+
+# --- the parsers' contract -------------------------------------------------------------------
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def parse_boundary(parser: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Let only the ParseError family out of ``parser``: pages are hostile input.
+
+    A failure the parser did not foresee (a structure no rule expected, a library's own error)
+    becomes a ParseError naming the page and the error, with the traceback logged, so the page
+    fails alone — as one article or one source poll — instead of crashing the caller.
+    """
+
+    @functools.wraps(parser)
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return parser(*args, **kwargs)
+        except ParseError:
+            raise
+        except Exception as exc:
+            where = args[1] if len(args) > 1 else kwargs.get("page_url", kwargs.get("source_url"))
+            logger.warning("%s: unexpected parser failure", where, exc_info=True)
+            raise ParseError(f"{where}: unreadable page ({type(exc).__name__}: {exc})") from exc
+
+    return guarded
+
 
 # --- text ------------------------------------------------------------------------------------
 
@@ -84,21 +115,29 @@ def normalize_text(text: str) -> str:
 
 
 def _text_parts(node: Tag) -> Iterator[str]:
-    """Text of ``node`` with a ``\\n`` around every block; newlines of the source are spaces."""
-    for child in node.children:
-        if isinstance(child, PreformattedString):  # comments, CDATA markers, doctypes
+    """Text of ``node`` with a ``\n`` around every block; newlines of the source are spaces.
+
+    Walks the tree with an explicit stack, not recursion, so a page nested thousands of levels
+    deep (hostile or broken markup) is read like any other instead of overflowing the stack.
+    """
+    stack: list[PageElement | str] = [*reversed(list(node.children))]
+    while stack:
+        child = stack.pop()
+        if isinstance(child, str) and not isinstance(child, NavigableString):
+            yield child  # a block's closing newline, queued below
+        elif isinstance(child, PreformattedString):  # comments, CDATA markers, doctypes
             continue
-        if isinstance(child, NavigableString):
+        elif isinstance(child, NavigableString):
             yield _SOURCE_NEWLINES_RE.sub(" ", str(child))
         elif isinstance(child, Tag) and child.name not in _SKIP_TAGS:
             if child.name == "br":  # a <br> inside a paragraph is a soft wrap, not a paragraph
                 yield " "
             elif child.name in _BLOCK_TAGS:
                 yield "\n"
-                yield from _text_parts(child)
-                yield "\n"
+                stack.append("\n")
+                stack.extend(reversed(list(child.children)))
             else:
-                yield from _text_parts(child)
+                stack.extend(reversed(list(child.children)))
 
 
 def html_to_text(markup: Tag | str) -> str:
@@ -276,6 +315,7 @@ def _board(page_url: str) -> str:
     return board
 
 
+@parse_boundary
 def parse_listing(html: str, page_url: str) -> Listing:
     """Parse one listing page (``list.do``) of a board.
 
@@ -381,6 +421,7 @@ def _article_ref(page_url: str) -> tuple[str, int]:
     return _board(page_url), seq
 
 
+@parse_boundary
 def parse_article(markup: str, page_url: str, *, fetched_url: str | None = None) -> Article:
     """Parse one article page (``view.do?seq=N``); board and seq come from ``page_url``.
 

@@ -21,7 +21,13 @@ import xml.etree.ElementTree as ET
 
 from monitor.errors import ListingEmptyError, ParseError
 from monitor.models import Listing, ListingEntry
-from monitor.sources.mofa import clean_title, html_to_text, normalize_text, plausible_date
+from monitor.sources.mofa import (
+    clean_title,
+    html_to_text,
+    normalize_text,
+    parse_boundary,
+    plausible_date,
+)
 from monitor.sources.urls import canonical_article_url, parse_article_ref, seq_from_url
 
 logger = logging.getLogger(__name__)
@@ -254,6 +260,7 @@ def _guarded_item(
         return None
 
 
+@parse_boundary
 def parse_feed(data: bytes | str, source_url: str) -> Listing:
     """Parse an RSS feed of a board; ``source_url`` is the configured feed URL.
 
