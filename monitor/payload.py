@@ -81,8 +81,8 @@ def decode_body(
     if declared in readings:
         own = mess(readings[declared])
         rivals = sorted((mess(t), c) for c, t in readings.items() if c != declared)
-        if not rivals or rivals[0][0] + _PROOF_MARGIN >= own:
-            return readings[declared], declared
+        if not rivals or rivals[0][0] + _PROOF_MARGIN >= own or rivals[0][0] > _GUESS_MAX_MESS:
+            return readings[declared], declared  # not proven wrong by a clean rival
         better = rivals[0][1]
         log.warning("%s is labelled %s but is %s; decoded as %s",
                     url or "page", label, better.upper(), better.upper())  # fmt: skip
