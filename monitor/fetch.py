@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.robotparser
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -177,6 +177,7 @@ class _RobotsEntry:
     parser: urllib.robotparser.RobotFileParser
     expires: float  # on the Fetcher's clock
     failed: bool = False
+    cached: CachedRobots | None = None  # what is kept in the state, when it is
 
 
 # -- interruptible requests ----------------------------------------------------------------
@@ -472,6 +473,11 @@ class Fetcher(Closing):
         # A ban is read again within the hour (sooner if its caching says so), so a lifted one
         # does not keep the source down for a day.
         entry.expires = min(entry.expires, self._clock() + ROBOTS_DISALLOW_TTL)
+        if self._robots_store is not None and entry.cached is not None:
+            soon = dt.datetime.fromtimestamp(self._wall() + ROBOTS_DISALLOW_TTL, dt.UTC)
+            if soon < entry.cached.expires_at:  # later processes re-check as soon
+                entry.cached = replace(entry.cached, expires_at=soon)
+                self._robots_store.save_robots(entry.cached)
         raise RobotsDisallowedError(
             f"robots.txt of {_host_key(url)} disallows {url} for our User-Agent; "
             "set respect_robots = false only if the site owner agrees"
@@ -494,7 +500,8 @@ class Fetcher(Closing):
         if cached is None:
             return None
         left = cached.expires_at.timestamp() - self._wall()
-        return _RobotsEntry(_robots_parser(key, cached.status, cached.body), self._clock() + left)
+        parser = _robots_parser(key, cached.status, cached.body)
+        return _RobotsEntry(parser, self._clock() + left, cached=cached)
 
     def _fetch_robots(self, key: str) -> _RobotsEntry:
         """Fetch and parse robots.txt through the session (same UA, timeouts, cookies, pause).
@@ -529,12 +536,11 @@ class Fetcher(Closing):
         body = "" if raw.status >= 400 or not raw.content else _robots_text(raw.content)
         lifetime = ROBOTS_TTL if raw.cache_seconds is None else raw.cache_seconds
         ttl = max(ROBOTS_MIN_TTL, min(ROBOTS_TTL, lifetime))
+        fetched = dt.datetime.fromtimestamp(self._wall(), dt.UTC)
+        cached = CachedRobots(key, raw.status, body, fetched, fetched + dt.timedelta(seconds=ttl))
         if self._robots_store is not None:
-            fetched = dt.datetime.fromtimestamp(self._wall(), dt.UTC)
-            self._robots_store.save_robots(
-                CachedRobots(key, raw.status, body, fetched, fetched + dt.timedelta(seconds=ttl))
-            )
-        return _RobotsEntry(_robots_parser(key, raw.status, body), now + ttl)
+            self._robots_store.save_robots(cached)
+        return _RobotsEntry(_robots_parser(key, raw.status, body), now + ttl, cached=cached)
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -229,6 +229,19 @@ class TestPersistedAcrossProcesses:
             assert site.requests == []
 
 
+def test_a_persisted_ban_is_rechecked_within_the_hour_by_later_processes(
+    site: SiteServer, fetcher_for: Callable[..., Fetcher], clocks: Clocks, tmp_path: Path
+) -> None:
+    """A day-long copy that forbids us: a one-shot run an hour later reads the file again."""
+    robots(site, DENY, Cache_Control="max-age=86400")
+    with Store(tmp_path / "state.sqlite3") as store:
+        with pytest.raises(RobotsDisallowedError):
+            fetcher_for(store).get(site.list_url())
+        robots(site, ALLOW, Cache_Control="max-age=86400")
+        clocks.advance(ROBOTS_DISALLOW_TTL + 1)
+        assert fetcher_for(store).get(site.list_url()).status == 200
+
+
 def test_store_round_trip(tmp_path: Path) -> None:
     now = dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC)
     entry = CachedRobots("http://h:1", 200, "User-agent: *", now, now + dt.timedelta(hours=1))
