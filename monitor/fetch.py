@@ -3,10 +3,13 @@
 The ministry's site needs care: its first answer is a ``307`` that sets a ``TMOSHCooKie`` cookie
 (so a cookie-keeping session is required), connection resets happen, and a Korean site may serve
 bytes whose charset label is wrong. Toward the site we promise: our own User-Agent, robots.txt
-honoured, a pause between two requests to the same host, bounded retries that respect
-``Retry-After``, and conditional GET. Toward the rest of the program we promise: either a fully
-received, strictly decoded page of the kind asked for, or a :class:`~monitor.errors.FetchError`
-whose message says what went wrong — never a partial page and never mojibake.
+honoured (with its HTTP caching, RFC 9309 §2.4), a pause between two requests to the same host,
+bounded retries that respect ``Retry-After`` (a longer wait is handed to the caller as
+:class:`RetryLaterError`, to be honoured across polls), and conditional GET. Toward the rest of
+the program we promise: either a fully received, strictly decoded page of the kind asked for,
+within ``read_timeout`` per answer in total, or a :class:`~monitor.errors.FetchError` whose
+message says what went wrong — never a partial page and never mojibake — and, once the cancel
+event is set, an immediate :class:`FetchInterrupted`.
 
 A :class:`Fetcher` is made per source with plain parameters (:class:`FetchSettings`), so this
 module knows nothing about the config file. It is not thread-safe: one source, one thread.
