@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from bench import classify_speed, parse_speed, themes
+from bench import classify_speed, decode_speed, parse_speed, themes
 
 print("== classifier speed (python -m bench.classify_speed)")
 classify_speed.main([])
 print("\n== parser speed (python -m bench.parse_speed)")
 parse_speed.main([])
+print("\n== charset decision cost (python -m bench.decode_speed)")
+decode_speed.main([])
 print("\n== classifier quality on real labelled releases (python -m bench.themes)")
 themes.main([])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -57,9 +58,16 @@ def build_taxonomy(config: Config) -> Taxonomy:
 class App(Closing):
     """Everything one process needs, built from one validated config."""
 
-    def __init__(self, config: Config, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
+        self.cancel = cancel  # set when the process stops: HTTP requests in flight end at once
         self.store = Store.in_dir(config.state_dir)
         self.store.sync_subscribers(s.email for s in config.subscribers)
 
@@ -72,7 +80,7 @@ class App(Closing):
     @cached_property
     def poller(self) -> Poller:
         """The source poller (one HTTP session per source), built on first use."""
-        return Poller(self.config, self.store, self.classifier)
+        return Poller(self.config, self.store, self.classifier, cancel=self.cancel)
 
     def close(self) -> None:
         """Release HTTP sessions and the database."""

@@ -61,6 +61,9 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
     if report.poll is not None and not report.poll.outcomes:
         print(f"no enabled source in {config.path}: nothing polled", file=out)
     for outcome in report.poll.outcomes if report.poll else ():
+        if outcome.deferred:
+            print(f"{outcome.source_id}: {outcome.error}", file=out)
+            continue
         if outcome.error:
             failed += 1
             print(
@@ -256,6 +259,7 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
     """Per source: last poll, last success, failures, last error; deliveries and subscribers by state."""
     with App(load(args)) as app:
         health = {h.id: h for h in app.store.sources()}
+        notes = {source_id: app.store.source_notes(source_id) for source_id in health}
         counts = app.store.delivery_counts()
         mail_status = outbox.status_lines(app.store, utcnow())
         total = app.store.count_releases()
@@ -283,6 +287,22 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
                 print(f"  posts on board: {h.total_count} (as the listing shows)", file=out)
             if h.last_error:
                 print(for_terminal(f"  last error:   {h.last_error}"), file=out)
+            note = notes[source.id]
+            if note.wait_until is not None and note.wait_until > utcnow():
+                print(
+                    for_terminal(
+                        f"  waiting:      not polled before {when(note.wait_until)} "
+                        f"(the server asked: {note.wait_reason})"
+                    ),
+                    file=out,
+                )
+            if note.item_problems:
+                print(
+                    f"  last poll skipped or could not read {len(note.item_problems)} item(s):",
+                    file=out,
+                )
+                for problem in note.item_problems:
+                    print(for_terminal(f"    {problem}"), file=out)
     print(f"releases stored: {total}", file=out)
     print("deliveries: " + ", ".join(f"{n} {state}" for state, n in counts.items()), file=out)
     for line in mail_status:

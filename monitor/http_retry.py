@@ -9,8 +9,10 @@ rather than silently clamping — a ``Retry-After`` longer than we are willing t
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Self
 
 from urllib3.util.retry import Retry
@@ -26,6 +28,35 @@ class RetryAfterTooLong(Exception):
         self.seconds = seconds
 
 
+class RequestInterrupted(Exception):
+    """Raised inside urllib3's retry loop when the cancel event is set; the Fetcher reports it."""
+
+
+class _CurrentScope(threading.local):
+    """The request in flight in this thread (an object with ``cancelled``/``expired``), if any.
+
+    urllib3 builds connections and retries deep inside requests; this is how they find the
+    Fetcher's request without a parameter through every layer. One Fetcher is used by one
+    thread, so a thread-local is exact.
+    """
+
+    scope: Any = None
+
+    def __call__(self) -> Any:
+        return self.scope
+
+    @contextmanager
+    def using(self, scope: Any) -> Iterator[None]:
+        previous, self.scope = self.scope, scope
+        try:
+            yield
+        finally:
+            self.scope = previous
+
+
+current_scope = _CurrentScope()
+
+
 class PoliteRetry(Retry):
     """urllib3 ``Retry`` that sleeps through our injected ``sleep`` and logs each retry (DEBUG).
 
@@ -38,21 +69,26 @@ class PoliteRetry(Retry):
         *args: Any,
         sleep: Callable[[float], None] = time.sleep,
         retry_after_cap: float = 120.0,
+        cancel: threading.Event | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("retry_after_max", 10**9)  # we cap ourselves, loudly
         super().__init__(*args, **kwargs)
         self._sleep_fn = sleep
         self.retry_after_cap = retry_after_cap
+        self.cancel = cancel
 
     def new(self, **kw: Any) -> Self:
         kw.setdefault("sleep", self._sleep_fn)
         kw.setdefault("retry_after_cap", self.retry_after_cap)
+        kw.setdefault("cancel", self.cancel)
         return super().new(**kw)
 
     def increment(
         self, method: str | None = None, url: str | None = None, *args: Any, **kwargs: Any
     ) -> Self:
+        if self.cancel is not None and self.cancel.is_set():
+            raise RequestInterrupted()  # stopping: no retry, whatever failed
         new = super().increment(method, url, *args, **kwargs)  # raises when exhausted
         last = new.history[-1] if new.history else None
         cause = (last.status or last.error) if last else "?"

@@ -194,8 +194,29 @@ def _m3_delivery_order_and_transport(db: sqlite3.Connection) -> None:
     )
 
 
+def _m4_source_waits_and_robots(db: sqlite3.Connection) -> None:
+    """Per source: a server-imposed wait (Retry-After) and the last poll's skipped items;
+    per origin: the cached robots.txt, so one-shot runs honour its cache lifetime too."""
+    _run(
+        db,
+        """
+        ALTER TABLE sources ADD COLUMN wait_until TEXT;
+        ALTER TABLE sources ADD COLUMN wait_reason TEXT;
+        ALTER TABLE sources ADD COLUMN item_problems TEXT NOT NULL DEFAULT '[]';
+        CREATE TABLE robots_cache (
+            origin TEXT PRIMARY KEY,
+            status INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m1_initial,
     _m2_subscription_log,
     _m3_delivery_order_and_transport,
+    _m4_source_waits_and_robots,
 )

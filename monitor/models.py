@@ -33,10 +33,15 @@ class ListingEntry:
 
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """One parsed listing page; ``total`` is the board's post count when the page shows it."""
+    """One parsed listing page; ``total`` is the board's post count when the page shows it.
+
+    ``problems`` says, one line each, what the parser skipped or could not read (an item with a
+    broken link, a date present but unreadable) while keeping the rest of the page.
+    """
 
     entries: tuple[ListingEntry, ...]
     total: int | None = None
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

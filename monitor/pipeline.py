@@ -11,16 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from monitor.classify import Classifier
 from monitor.config import Config, SourceConfig
 from monitor.errors import FetchError, ListingEmptyError, MonitorError, ParseError
-from monitor.fetch import Fetcher, FetchSettings, build_user_agent
+from monitor.fetch import (
+    Fetcher,
+    FetchInterrupted,
+    FetchSettings,
+    RetryLaterError,
+    build_user_agent,
+)
 from monitor.models import Article, Listing, ListingEntry, Release, release_id
 from monitor.sources import mofa, rss
-from monitor.sources.urls import canonical_article_url, listing_page_url
+from monitor.sources.urls import canonical_article_url, listing_page_url, parse_article_ref
 from monitor.store import Store, utcnow
 from monitor.summarize import summarize
 
@@ -29,6 +36,9 @@ log = logging.getLogger(__name__)
 #: How long a listed row whose article keeps failing is fetched again directly (a row can slide
 #: off the pages a poll walks before its article answers; after this it is taken as withdrawn).
 OWED_RETRY = dt.timedelta(days=7)
+#: The longest wait a ``Retry-After`` can impose on a source: a server asking for more (a
+#: misconfigured "come back next year") is asked again after this.
+MAX_RETRY_AFTER = dt.timedelta(hours=6)
 
 
 @dataclass(slots=True)
@@ -44,6 +54,12 @@ class SourceOutcome:
     error: str | None = None
     listing_empty: bool = False
     consecutive_failures: int = 0
+    #: Not polled at all: the server asked us to wait (``error`` says until when).
+    deferred: bool = False
+    #: Items of the answered pages that were skipped or could not be read fully.
+    item_problems: list[str] = field(default_factory=list)
+    #: Set when the server asked us to wait (Retry-After) during this poll.
+    retry_later: RetryLaterError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +119,18 @@ def fetch_settings(config: Config, source: SourceConfig) -> FetchSettings:
 class Poller:
     """Polls sources into the store; keeps one Fetcher (cookies, robots cache) per source."""
 
-    def __init__(self, config: Config, store: Store, classifier: Classifier) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        classifier: Classifier,
+        *,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.classifier = classifier
+        self.cancel = cancel  # set by the service when stopping: requests in flight end at once
         self._fetchers: dict[str, tuple[FetchSettings, Fetcher]] = {}
         #: Called with a line per listing page of a long poll or backfill (the CLI prints them).
         self.progress: Callable[[str], None] | None = None
@@ -124,7 +148,8 @@ class Poller:
         if current is None or current[0] != settings:
             if current is not None:
                 current[1].close()
-            current = (settings, Fetcher(settings))
+            fetcher = Fetcher(settings, cancel=self.cancel, robots_store=self.store)
+            current = (settings, fetcher)
             self._fetchers[source.id] = current
         return current[1]
 
@@ -143,23 +168,42 @@ class Poller:
     def poll(
         self, source: SourceConfig, run_id: int | None, *, baseline_only: bool = False
     ) -> SourceOutcome:
-        """Poll one source, recording its health; never raises for a source-level failure."""
+        """Poll one source, recording its health; never raises for a source-level failure.
+
+        A source the server asked to wait (``Retry-After``) is not asked again before that
+        time: the outcome is ``deferred`` and nothing is requested. Any unexpected exception
+        is a failure of the source (logged with its traceback, counted, shown in ``status``),
+        never a silent loop. Only :class:`~monitor.fetch.FetchInterrupted` (stopping) escapes.
+        """
         health = self.store.ensure_source(source.id, source.kind, source.url)
         first_poll = health.baseline_at is None
         outcome = SourceOutcome(source.id, baseline=baseline_only or first_poll)
+        notes = self.store.source_notes(source.id)
+        now = utcnow()
+        if notes.wait_until is not None and notes.wait_until > now:
+            outcome.deferred = True
+            outcome.consecutive_failures = health.consecutive_failures
+            outcome.error = (
+                f"not polled: the server asked us to wait until "
+                f"{notes.wait_until:%Y-%m-%d %H:%M:%S} UTC ({notes.wait_reason or 'Retry-After'})"
+            )
+            log.info("source %s: %s", source.id, outcome.error)
+            return outcome
         try:
             if source.kind == "mofa-rss":
                 marks = self._poll_feed(source, outcome, run_id, health.etag, health.last_modified)
             else:
                 marks = self._poll_board(source, outcome, run_id, first_poll, health.baseline_at)
+        except FetchInterrupted:
+            log.info("source %s: poll interrupted (stopping)", source.id)
+            raise
         except MonitorError as exc:
-            outcome.error = str(exc)
-            outcome.listing_empty = isinstance(exc, ListingEmptyError)
-            outcome.consecutive_failures = self.store.record_poll_failure(source.id, str(exc))
-            log.error(
-                "source %s failed (%d in a row): %s", source.id, outcome.consecutive_failures, exc
-            )
-            return outcome
+            if isinstance(exc, RetryLaterError):
+                outcome.retry_later = exc
+            return self._failed(source, outcome, str(exc), isinstance(exc, ListingEmptyError))
+        except Exception as exc:  # a bug or a page we did not foresee: the source fails, loudly
+            log.exception("source %s: unexpected error while polling", source.id)
+            return self._failed(source, outcome, f"internal error: {type(exc).__name__}: {exc}")
         self.store.record_poll_success(
             source.id,
             total=marks.total,
@@ -167,16 +211,50 @@ class Poller:
             last_modified=marks.last_modified,
             baseline=True,
         )
+        self.store.set_item_problems(source.id, outcome.item_problems)
+        self._set_wait(source, outcome.retry_later)
         log.info(
-            "source %s: %d new%s, %d updated, %d article(s) to retry, %d page(s)",
+            "source %s: %d new%s, %d updated, %d article(s) to retry, %d page(s)%s",
             source.id,
             len(outcome.new),
             " (baseline, not mailed)" if outcome.baseline else "",
             len(outcome.updated),
             len(outcome.article_failures),
             outcome.pages,
+            f", {len(outcome.item_problems)} item(s) skipped or unreadable"
+            if outcome.item_problems
+            else "",
         )
         return outcome
+
+    def _failed(
+        self, source: SourceConfig, outcome: SourceOutcome, error: str, empty: bool = False
+    ) -> SourceOutcome:
+        outcome.error = error
+        outcome.listing_empty = empty
+        outcome.consecutive_failures = self.store.record_poll_failure(source.id, error)
+        self._set_wait(source, outcome.retry_later)
+        log.error(
+            "source %s failed (%d in a row): %s", source.id, outcome.consecutive_failures, error
+        )
+        return outcome
+
+    def _set_wait(self, source: SourceConfig, retry_later: RetryLaterError | None) -> None:
+        """Remember (or clear) the time before which the server asked not to be asked again."""
+        if retry_later is None:
+            if self.store.source_notes(source.id).wait_until is not None:
+                self.store.set_wait(source.id, None)
+            return
+        asked = dt.timedelta(seconds=max(0.0, retry_later.seconds))
+        wait = min(asked, MAX_RETRY_AFTER)
+        until = utcnow() + wait
+        note = f"Retry-After {asked.total_seconds():.0f} s" + (
+            f", capped at {MAX_RETRY_AFTER.total_seconds():.0f} s" if wait < asked else ""
+        )
+        self.store.set_wait(source.id, until, note)
+        log.warning(
+            "source %s: not polled again before %s UTC (%s)", source.id, f"{until:%H:%M:%S}", note
+        )
 
     # -- boards: listing pages + article pages -------------------------------------------------
 
@@ -203,8 +281,13 @@ class Poller:
         total = None
         for number, listing in enumerate(self._listing_pages(source, max_pages), start=1):
             outcome.pages = number
+            outcome.item_problems.extend(listing.problems)
             total = listing.total if total is None else total
             self._check_titles(source, listing, outcome)
+            if outcome.retry_later is not None:
+                # Asked to wait while re-reading a title: stop asking, and mark nothing as
+                # listed, so the next poll walks these pages again from the top.
+                break
             unknown = self._unknown(listing)
             for entry in listing.entries:
                 if entry.seq in unknown.get(entry.board, set()):
@@ -275,6 +358,9 @@ class Poller:
             if title is not None and " ".join(title.split()) != " ".join(entry.title.split()):
                 try:
                     article = self._article(source, entry)
+                except RetryLaterError as exc:
+                    outcome.retry_later = exc
+                    return
                 except MonitorError as exc:
                     log.warning(
                         "source %s: cannot re-read changed %s: %s", source.id, entry.url, exc
@@ -283,8 +369,19 @@ class Poller:
                 self._store_release(source, self._release(source, article), outcome, None, False)
 
     def _article(self, source: SourceConfig, entry: ListingEntry) -> Article:
+        """The article of a listing row; its identity is the row's, whatever the site answers.
+
+        A redirect to another release's page (another board or seq) is a failure of this row,
+        not a new release: storing it would duplicate that release under the wrong seq.
+        """
         result = self.fetcher(source).get(entry.url, expect="html")
-        article = mofa.parse_article(result.text or "", entry.url)
+        answered = parse_article_ref(result.url)
+        if answered is not None and answered != (entry.board, entry.seq):
+            raise ParseError(
+                f"{entry.url}: redirected to another release ({answered[0]} seq {answered[1]}, "
+                f"{result.url}); not stored under {entry.board} seq {entry.seq}"
+            )
+        article = mofa.parse_article(result.text or "", entry.url, fetched_url=result.url)
         if article.date is None and entry.date is not None:
             article = replace(article, date=entry.date)
         return article
@@ -298,8 +395,18 @@ class Poller:
         *,
         baseline: bool = False,
     ) -> None:
+        if outcome.retry_later is not None:  # the server asked us to wait: ask nothing more
+            outcome.article_failures.append(entry.url)
+            return
         try:
             article = self._article(source, entry)
+        except RetryLaterError as exc:
+            outcome.retry_later = exc
+            outcome.article_failures.append(entry.url)
+            log.warning("source %s: %s; remaining articles wait for a later poll", source.id, exc)
+            return
+        except FetchInterrupted:
+            raise
         except (FetchError, ParseError) as exc:
             outcome.article_failures.append(entry.url)
             log.warning(
@@ -364,6 +471,7 @@ class Poller:
         if result.not_modified:
             return SourceMarks(etag=etag, last_modified=last_modified)
         listing = rss.parse_feed(result.text or "", source.url)
+        outcome.item_problems.extend(listing.problems)
         for entry in sorted(listing.entries, key=lambda e: (e.date or dt.date.min, e.seq)):
             article = Article(
                 entry.board, entry.seq, entry.title, entry.date, entry.url, entry.body or ""

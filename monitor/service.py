@@ -13,8 +13,9 @@ Why it is shaped like this:
   slow site neither stacks up copies of itself nor makes APScheduler warn every second (its own
   ``max_instances=1`` and ``coalesce=True`` are set as well, for lateness of the scheduler).
 - **Signals are taken synchronously** (blocked in every thread, collected with ``sigwait`` by the
-  main thread), so no handler ever runs in the middle of a lock. SIGTERM/SIGINT let the job in
-  flight finish, then close everything and exit 0; SIGHUP re-reads the config.
+  main thread), so no handler ever runs in the middle of a lock. SIGTERM/SIGINT interrupt the
+  HTTP request in flight (its wait and its socket, see :class:`~monitor.fetch.Fetcher`), let the
+  job end, then close everything and exit 0; SIGHUP re-reads the config.
 - **An invalid config edit never stops the service:** the last good config keeps running and every
   problem is logged as ``FILE: dotted.path: message``.
 """
@@ -42,6 +43,7 @@ from monitor import alerts, outbox
 from monitor.app import App
 from monitor.config import Config, SourceConfig, load_config
 from monitor.errors import ConfigError
+from monitor.fetch import FetchInterrupted
 from monitor.health import HealthContext, HealthServer, Metrics
 from monitor.lock import StateLock
 
@@ -128,7 +130,7 @@ class Service:
         )
 
     def stop(self) -> None:
-        """Let the job in flight finish, skip queued ones, close the endpoint and the database."""
+        """Interrupt the fetch in flight and let its job end, skip queued ones, close everything."""
         with self._pending_lock:
             self._stopping.set()
         if self.scheduler.running:
@@ -147,7 +149,7 @@ class Service:
     # -- plumbing -----------------------------------------------------------------------------
 
     def _open_app(self) -> None:
-        self._app = App(self.config)
+        self._app = App(self.config, cancel=self._stopping)
         self._app.reclaim_interrupted_sends()
 
     def _close_app(self) -> None:
@@ -179,6 +181,8 @@ class Service:
             return
         try:
             work(*args)
+        except FetchInterrupted:
+            log.info("job %s interrupted: stopping", work.__name__)
         except Exception:
             log.exception("job %s failed; it runs again on schedule", work.__name__)
 
@@ -284,7 +288,7 @@ class Service:
                 config.state_dir,
             )
             return
-        app = App(config)  # built first: if it fails, the old one keeps running
+        app = App(config, cancel=self._stopping)  # built first: if it fails, the old one runs on
         for setting in restart_only_changes(self.config, config):
             log.warning("%s changed: takes effect after a restart", setting)
         self._close_app()

@@ -24,6 +24,7 @@ from monitor.closing import Closing
 from monitor.errors import StoreError
 from monitor.migrations import MIGRATIONS
 from monitor.models import Attachment, Classification, Evidence, Release, ThemeTag, release_id
+from monitor.sourcestate import SourceStateMixin
 
 log = logging.getLogger(__name__)
 
@@ -415,7 +416,7 @@ def _delivery_from_row(row: sqlite3.Row) -> Delivery:
     )
 
 
-class Store(OutboxMixin, Closing):
+class Store(OutboxMixin, SourceStateMixin, Closing):
     """All reads and writes of the state database. Not shared between threads: open one each."""
 
     def __init__(self, path: Path) -> None:

@@ -79,9 +79,13 @@ def parse_page(html: str, url: str) -> Listing | Article:
 
 
 def to_jsonable(value: Any) -> Any:
-    """Records as JSON data: dates as ISO strings, tuples as lists."""
+    """Records as JSON data: dates as ISO strings, tuples as lists, no empty ``problems``."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: to_jsonable(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name != "problems" or getattr(value, f.name)
+        }
     if isinstance(value, tuple | list):
         return [to_jsonable(item) for item in value]
     if isinstance(value, dt.date):

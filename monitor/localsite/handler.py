@@ -36,6 +36,8 @@ FaultKind = Literal[
     "non_html",
     "redirect_loop",
     "empty_listing",
+    "trickle_headers",
+    "trickle_body",
 ]
 
 HUGE_BYTES = 50_000_000
@@ -64,6 +66,7 @@ class Page:
     body: bytes
     content_type: str = "text/html;charset=UTF-8"
     last_modified: float | None = None  # epoch seconds; with an ETag when set
+    headers: tuple[tuple[str, str], ...] = ()  # extra headers, sent as given
 
 
 def not_found() -> Page:
@@ -119,6 +122,9 @@ class SiteHandler(BaseHTTPRequestHandler):
         self.site.record(LoggedRequest(self.command, self.path, headers, status))
 
     def _route(self) -> Page:
+        canned = self.site.canned_page(self.path)
+        if canned is not None:
+            return canned
         split = urlsplit(self.path)
         query = parse_qs(split.query)
         if split.path == "/robots.txt":
@@ -157,10 +163,10 @@ class SiteHandler(BaseHTTPRequestHandler):
         return 307
 
     def _serve(self, page: Page) -> int:
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = dict(page.headers)
         if page.status == 200 and page.last_modified is not None:
             etag = '"' + sha1(page.body).hexdigest()[:20] + '"'
-            headers = {"ETag": etag, "Last-Modified": formatdate(page.last_modified, usegmt=True)}
+            headers |= {"ETag": etag, "Last-Modified": formatdate(page.last_modified, usegmt=True)}
             if self._not_modified(etag, page.last_modified):
                 return self._respond(304, b"", None, headers)
         return self._respond(page.status, page.body, page.content_type, headers)
@@ -206,6 +212,8 @@ class SiteHandler(BaseHTTPRequestHandler):
         if kind == "slow":
             time.sleep(fault.delay)
             return self._serve(self._route())
+        if kind in ("trickle_headers", "trickle_body"):
+            return self._trickle(kind, fault.delay)
         if kind == "reset":
             self._reset()
             return None
@@ -223,6 +231,27 @@ class SiteHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
+
+    def _trickle(self, kind: FaultKind, every: float) -> int:
+        """One byte every ``every`` seconds, forever: in the headers, or in the body after them.
+
+        Each byte arrives well within a client's read timeout, so only a total deadline per
+        request (or an interruption) ends it; stops when the client hangs up.
+        """
+        self._record(200)
+        self.close_connection = True
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html;charset=UTF-8\r\n"
+        if kind == "trickle_body":
+            self.wfile.write(head + b"Content-Length: 1000000\r\n\r\n<html>")
+        else:
+            self.wfile.write(head + b"X-Slow: ")
+        try:
+            while True:
+                time.sleep(every)
+                self.wfile.write(b"x")
+                self.wfile.flush()
+        except OSError:
+            return 200
 
     def _stream_fault(self, kind: FaultKind) -> int:
         self._record(200)

@@ -102,6 +102,7 @@ class SiteServer:
         self._lock = threading.Lock()
         self._log: list[LoggedRequest] = []
         self._faults: list[Fault] = []
+        self._canned: dict[str, Page] = {}
         self._boards: dict[str, list[Release]] = {}
         self._version = 0
         self._httpd: ThreadingHTTPServer | None = None
@@ -201,7 +202,9 @@ class SiteServer:
         the socket, no answer), ``"truncated"`` (Content-Length larger than the body sent),
         ``"huge"`` (50 MB advertised, streamed until the client hangs up), ``"huge_chunked"``
         (same, no Content-Length), ``"non_html"`` (a PDF), ``"redirect_loop"`` (302 to itself),
-        ``"empty_listing"`` (200 page without a table). Faults apply before the cookie gate.
+        ``"empty_listing"`` (200 page without a table), ``"trickle_headers"`` /
+        ``"trickle_body"`` (one byte every ``delay`` s, forever, in the headers or the body).
+        Faults apply before the cookie gate.
         """
         status = kind if isinstance(kind, int) else None
         fault = Fault(
@@ -215,6 +218,30 @@ class SiteServer:
         with self._lock:
             self._faults.append(fault)
         return fault
+
+    def canned(
+        self,
+        target: str,
+        body: bytes,
+        *,
+        status: int = 200,
+        content_type: str | None = "text/html",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer ``target`` (path with query, exactly as requested) with these bytes and headers.
+
+        For pages the recorded site does not have: odd charsets, ``<base href>``, redirects
+        (``status=302`` with a ``Location`` header), cache headers on robots.txt. Faults and the
+        cookie gate still apply first; conditional GET does not.
+        """
+        page = Page(status, body, content_type, headers=tuple((headers or {}).items()))
+        with self._lock:
+            self._canned[target] = page
+
+    def canned_page(self, target: str) -> Page | None:
+        """The canned answer for ``target``, if any (called by the handler)."""
+        with self._lock:
+            return self._canned.get(target)
 
     def clear_faults(self) -> None:
         with self._lock:

@@ -18,6 +18,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 logger = logging.getLogger(__name__)
 
 SEQ_RE = re.compile(r"[?&;]seq=(\d+)")
+#: A seq is a database key: more digits than a signed 64-bit integer holds is not a seq (and
+#: converting thousands of digits would hit Python's integer-conversion limit).
+MAX_SEQ_DIGITS = 18
 BOARD_RE = re.compile(r"/brd/(m_\d+)(?:/|$)")
 _SITE_PATH_RE = re.compile(r"^(?P<prefix>.*?)/(?P<site>eng|www)/brd/(?P<board>m_\d+)?")
 
@@ -33,15 +36,30 @@ BOARD_SITES: dict[str, str] = {
 DEFAULT_SITE = "eng"
 
 
+def parse_seq(digits: str) -> int | None:
+    """``digits`` as a seq, or None when it has more than :data:`MAX_SEQ_DIGITS` digits."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if digits.isascii() and len(digits) <= MAX_SEQ_DIGITS else None
+
+
 def seq_from_url(url: str) -> int | None:
-    """The ``seq`` query parameter of ``url`` (``&amp;`` tolerated), or None."""
+    """The ``seq`` query parameter of ``url`` (``&amp;`` tolerated), or None (also if absurd)."""
     match = SEQ_RE.search(html.unescape(url))
-    return int(match.group(1)) if match else None
+    return parse_seq(match.group(1)) if match else None
+
+
+def split_url(url: str) -> tuple[str, str, str, str, str] | None:
+    """``urlsplit`` that answers None for a URL it rejects (a malformed IPv6 host, ``[x``)."""
+    try:
+        return tuple(urlsplit(url))  # type: ignore[return-value]
+    except ValueError:
+        return None
 
 
 def board_from_url(url: str) -> str | None:
-    """The board id (``m_5676``) from a ``/brd/m_NNNN/`` path, or None."""
-    match = BOARD_RE.search(urlsplit(html.unescape(url)).path)
+    """The board id (``m_5676``) from a ``/brd/m_NNNN/`` path, or None (also if malformed)."""
+    parts = split_url(html.unescape(url))
+    match = BOARD_RE.search(parts[2]) if parts else None
     return match.group(1) if match else None
 
 
@@ -52,7 +70,8 @@ def parse_article_ref(url: str) -> tuple[str, int] | None:
     and a literal ``&amp;``. Only ``view.do`` pages are articles (``down.do`` also has a seq).
     """
     unescaped = html.unescape(url.strip())
-    if "view.do" not in urlsplit(unescaped).path:
+    parts = split_url(unescaped)
+    if parts is None or "view.do" not in parts[2]:
         return None
     board, seq = board_from_url(unescaped), seq_from_url(unescaped)
     if board is None or seq is None:
