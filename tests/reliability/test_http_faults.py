@@ -250,7 +250,9 @@ def test_declared_windows_1252_is_not_read_as_korean(app: App, live_site: SiteSe
         if seq != release.seq:
             return page
         html = page.body.decode("utf-8").replace('<meta charset="UTF-8">', "")
-        return Page(200, html.encode("windows-1252", "xmlcharrefreplace"), "text/html;charset=windows-1252")
+        return Page(
+            200, html.encode("windows-1252", "xmlcharrefreplace"), "text/html;charset=windows-1252"
+        )
 
     live_site.article = article  # type: ignore[method-assign]
     app.tick()
