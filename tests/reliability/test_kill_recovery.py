@@ -35,7 +35,7 @@ from monitor.localsite.server import SiteServer
 
 from smtp_server import SmtpTestServer
 
-READERS = [f"reader{i:02d}@example.org" for i in range(30)]
+READERS = [f"reader{i:02d}@example.org" for i in range(20)]
 _seq = count(700_001)
 
 
@@ -154,7 +154,7 @@ def test_sigkill_with_maildir_loses_and_doubles_nothing(
         'transport = "maildir"\nmaildir = "mail"',
         command,
         tally,
-        rounds=scale(2, 40),
+        rounds=scale(1, 40),
     )
     tally.count(sink.mails(), expected)
     tally.report()
@@ -178,7 +178,7 @@ def test_sigkill_over_smtp_loses_nothing_and_doubles_at_most_one_per_kill(
         f'transport = "smtp"\n[mail.smtp]\nhost = "{smtp_server.host}"\n'
         f'port = {smtp_server.port}\ntimeout = "5s"\n'
     )
-    expected = kill_rounds(tmp_path, live_site, sink, mail, command, tally, rounds=scale(2, 40))
+    expected = kill_rounds(tmp_path, live_site, sink, mail, command, tally, rounds=scale(1, 40))
     tally.count(sink.mails(), expected)
     tally.report()
     assert tally.interrupted_sends >= 1, "no kill interrupted a send: the test proved nothing"

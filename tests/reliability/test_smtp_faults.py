@@ -121,11 +121,13 @@ class World:
     clock: Clock = field(default_factory=Clock)
     apps: list[App] = field(default_factory=list)
 
-    def app(self, server: SmtpTestServer, smtp_extra: str = "") -> App:
+    def app(
+        self, server: SmtpTestServer, smtp_extra: str = "", readers: list[str] = READERS
+    ) -> App:
         path = self.tmp_path / "config.toml"
         readers = "".join(
             f'\n[[subscribers]]\nemail = "{r}"\nfrequency = "immediate"\nformat = "text"\n'
-            for r in READERS
+            for r in readers
         )
         path.write_text(
             f"""
@@ -269,6 +271,7 @@ def test_disconnect_during_data_defers_then_delivers_once(world: World) -> None:
         finish(tally, server, seq, READERS)
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_login_failure_defers_and_never_shows_the_password(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -323,10 +326,10 @@ def test_slow_final_reply_is_not_sent_again(world: World) -> None:
     tally = Tally("smtp: slow final reply", rng("slow")[1], faults=1)
     handler = FaultyHandler(final_delay=1.5)
     with smtp(handler) as server:
-        app = world.app(server)
+        app = world.app(server, readers=READERS[:1])
         seq = start(world, app)
         world.later(app)
-        finish(tally, server, seq, READERS)
+        finish(tally, server, seq, READERS[:1])
 
 
 def test_strict_7bit_relay_accepts_every_digest(world: World) -> None:
@@ -354,6 +357,7 @@ def test_a_failing_transport_shows_in_health(world: World) -> None:
         assert any("421" in reason for reason in report.reasons)
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 @pytest.mark.xfail(
     reason="fixed on branch mail: a non-ASCII SMTP password is sent as UTF-8, never echoed",
     strict=False,
