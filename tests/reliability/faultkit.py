@@ -140,7 +140,40 @@ class Tally:
     lost: int = 0
     duplicates: int = 0
     max_copies: int = 0
+    most_duplicates_per_kill: int = 0
     notes: list[str] = field(default_factory=list)
+    kill_marks: list[int] = field(default_factory=list, repr=False)
+
+    def mark_kill(self, received: int) -> None:
+        """Note how many messages the sink held once a killed process was dead."""
+        self.kill_marks.append(received)
+
+    def attribute(self, mails: list[Mail]) -> None:
+        """Charge each repeated message to the kill between its first and its second copy.
+
+        ``mails`` must be in arrival order (the SMTP sink's). A kill can only repeat what was
+        on the wire when it struck: a first copy that arrived before the process died and a
+        second after it. A repeat no kill separates is charged to none, and counts as
+        ``unexplained`` (it must be 0).
+        """
+        first: dict[tuple[str, str], int] = {}
+        per_kill: Counter[int] = Counter()
+        unexplained = 0
+        for index, mail in enumerate(mails):
+            key = (mail.to, mail.message_id)
+            if key not in first:
+                first[key] = index
+                continue
+            kill = next(
+                (k for k, mark in enumerate(self.kill_marks) if first[key] < mark <= index), None
+            )
+            if kill is None:
+                unexplained += 1
+            else:
+                per_kill[kill] += 1
+        self.most_duplicates_per_kill = max(per_kill.values(), default=0)
+        if unexplained:
+            self.notes.append(f"{unexplained} repeat(s) not separated by a kill")
 
     def count(self, mails: list[Mail], expected: dict[str, set[int]]) -> None:
         """Lost: (subscriber, release) pairs no mail carried. Duplicates: extra copies of a
@@ -156,7 +189,9 @@ class Tally:
         self.max_copies = max([*copies.values(), *pairs.values()], default=0)
 
     def report(self) -> None:
-        line = json.dumps({"full": FULL, **asdict(self)})
+        record = asdict(self)
+        del record["kill_marks"]
+        line = json.dumps({"full": FULL, **record})
         print(f"\nfault-suite: {line}")
         target = os.environ.get("MOFA_FAULTS_REPORT")
         if target:

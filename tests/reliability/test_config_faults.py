@@ -157,6 +157,11 @@ def test_bad_edits_during_run_keep_the_last_good_config(
         "mail to the new reader",
     )
     assert cli(config, "status").stdout.startswith("mofa-en (mofa-board)")
+    # The reload stored the new config as the last good one: readers see the new subscriber.
+    config.write_text(good_config(live_site, free_port, [READER, LATE]) + "\n[oops\n")
+    preview = cli(config, "preview", "--subscriber", LATE)
+    assert preview.returncode == 0, preview.stderr
+    assert "answering with the last good config" in preview.stderr
 
     service.send_signal(signal.SIGTERM)
     assert service.wait(timeout=15) == 0
