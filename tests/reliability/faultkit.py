@@ -149,28 +149,29 @@ class Tally:
         self.kill_marks.append(received)
 
     def attribute(self, mails: list[Mail]) -> None:
-        """Charge each repeated message to the kill between its first and its second copy.
+        """Charge each repeated message to the kill between it and its previous copy.
 
         ``mails`` must be in arrival order (the SMTP sink's). A kill can only repeat what was
-        on the wire when it struck: a first copy that arrived before the process died and a
-        second after it. A repeat no kill separates is charged to none, and counts as
-        ``unexplained`` (it must be 0).
+        on the wire when it struck: a copy that arrived before the process died and the next
+        one after it (a message resent after one kill can be on the wire again at the next).
+        A repeat that no kill separates from its previous copy is charged to none and noted
+        as unexplained (the kill tests require none).
         """
-        first: dict[tuple[str, str], int] = {}
+        previous: dict[tuple[str, str], int] = {}
         per_kill: Counter[int] = Counter()
         unexplained = 0
         for index, mail in enumerate(mails):
             key = (mail.to, mail.message_id)
-            if key not in first:
-                first[key] = index
-                continue
-            kill = next(
-                (k for k, mark in enumerate(self.kill_marks) if first[key] < mark <= index), None
-            )
-            if kill is None:
-                unexplained += 1
-            else:
-                per_kill[kill] += 1
+            if key in previous:
+                before = previous[key]
+                kill = next(
+                    (k for k, mark in enumerate(self.kill_marks) if before < mark <= index), None
+                )
+                if kill is None:
+                    unexplained += 1
+                else:
+                    per_kill[kill] += 1
+            previous[key] = index
         self.most_duplicates_per_kill = max(per_kill.values(), default=0)
         if unexplained:
             self.notes.append(f"{unexplained} repeat(s) not separated by a kill")
