@@ -68,7 +68,9 @@ def _email(value: str) -> str:
     try:
         return TypeAdapter(Email).validate_python(value)
     except ValidationError as exc:
-        raise argparse.ArgumentTypeError(str(exc.errors()[0]["ctx"]["error"])) from None
+        error = exc.errors()[0]
+        message = str(error.get("ctx", {}).get("error", error["msg"]))
+        raise argparse.ArgumentTypeError(message) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
