@@ -37,10 +37,13 @@ def scale(short: int, full: int) -> int:
     return full if FULL else short
 
 
+#: One seed per test session (MOFA_FAULTS_SEED, else random); every scenario reports it.
+SEED = int(os.environ.get("MOFA_FAULTS_SEED") or random.SystemRandom().randrange(2**32))
+
+
 def rng(name: str) -> tuple[random.Random, int]:
-    """A random source for one scenario, and its seed (from MOFA_FAULTS_SEED if set)."""
-    seed = int(os.environ.get("MOFA_FAULTS_SEED") or random.SystemRandom().randrange(2**32))
-    return random.Random(f"{seed}:{name}"), seed
+    """The random source of scenario ``name`` (derived from the session's seed), and the seed."""
+    return random.Random(f"{SEED}:{name}"), SEED
 
 
 def cli_args(config: Path, *args: str) -> list[str]:
