@@ -2,16 +2,24 @@
 
 Helpers everywhere else raise :class:`~monitor.errors.MonitorError` subclasses with messages a
 user can act on; :func:`main` prints them as one line (a traceback only with ``-v``) and exits
-1, or 2 for usage and configuration problems.
+1, or 2 for usage and configuration problems. Whatever else escapes a command is still one line:
+an ``OSError`` names the file and the reason, a database error says so, anything unforeseen is
+an "internal error" naming only its type (its message might carry a secret; ``-v`` shows all).
+A reader that closes stdout early (``releases | head``) ends the command quietly with 141, the
+status of a program killed by SIGPIPE, as other Unix tools end.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import errno
 import json
 import logging
 import os
+import signal
+import sqlite3
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -54,6 +62,7 @@ def _positive(value: str) -> int:
 
 
 def _address(value: str) -> str:
+    """An argument that ends up in a mail header: the config's own address rule (RFC 5322)."""
     from monitor.config import check_email
 
     try:
@@ -114,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("preview")
     p.add_argument("--subscriber", required=True, metavar="EMAIL")
     p.add_argument("--html", action="store_true", help="print the HTML part instead of the text")
-    add("send-test").add_argument("--to", required=True, metavar="EMAIL")
+    add("send-test").add_argument("--to", type=_address, required=True, metavar="EMAIL")
     add("status")
     p = add("backfill")
     p.add_argument("--since", type=_date, required=True, metavar="YYYY-MM-DD")
@@ -172,32 +181,135 @@ def load(args: argparse.Namespace) -> Config:
     return load_config(config_path(args))
 
 
+def load_readonly(args: argparse.Namespace) -> tuple[Config, str | None]:
+    """The config for a command that only reads the state; an invalid file does not stop it.
+
+    Returns the config and, when the file was invalid, the one-line note (also printed on
+    stderr) naming what is used instead — see :mod:`monitor.lastgood`.
+    """
+    from monitor.lastgood import load_for_reading
+
+    found = load_for_reading(config_path(args))
+    if found.problem:
+        _say(f"mofa-monitor: warning: {found.problem}")
+    return found.config, found.problem
+
+
+#: Exit status of a command whose reader closed stdout: 128 + SIGPIPE, as for a killed tool.
+EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE
+
+
+class OutputClosedError(Exception):
+    """stdout cannot take more output: its reader went away (EPIPE) or the disk is full."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+        self.error = error
+
+
+class GuardedOutput:
+    """A text stream that turns a failed write or flush into :class:`OutputClosedError`.
+
+    Only stdout is wrapped, so an ``OSError`` of a socket or a file elsewhere in a command is
+    never mistaken for a reader that stopped reading.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise OutputClosedError(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise OutputClosedError(exc) from exc
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mofa-monitor`` and ``python -m monitor``."""
     from monitor import commands  # noqa: F401  (registers the subcommands)
 
     parser = build_parser()
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose, args.log_format)
     try:
-        return int(args.handler(args, sys.stdout) or 0)
+        args = parser.parse_args(argv)
+    except BrokenPipeError:  # `mofa-monitor --help | head -1`
+        return _output_closed(None)
+    setup_logging(args.verbose, args.log_format)
+    out = GuardedOutput(sys.stdout)
+    try:
+        code = int(args.handler(args, out) or 0)  # type: ignore[arg-type]
+        out.flush()
+        return code
+    except OutputClosedError as exc:
+        return _output_closed(exc.error)
     except ConfigError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            _say(problem)
         _traceback(args)
         return exc.exit_code
     except MonitorError as exc:
-        print(f"mofa-monitor: error: {exc}", file=sys.stderr)
+        _say(f"mofa-monitor: error: {exc}")
         _traceback(args)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("mofa-monitor: interrupted", file=sys.stderr)
+        _say("mofa-monitor: interrupted")
         return 130
+    except OSError as exc:
+        _say(f"mofa-monitor: error: {_os_error(exc)}")
+        _traceback(args)
+        return 1
+    except sqlite3.Error as exc:
+        _say(f"mofa-monitor: error: the state database failed: {exc}")
+        _traceback(args)
+        return 1
+    except Exception as exc:
+        _say(
+            f"mofa-monitor: internal error ({type(exc).__name__}); "
+            "run again with -v for the traceback, and please report it"
+        )
+        _traceback(args)
+        return 1
+
+
+def _output_closed(error: OSError | None) -> int:
+    """Point stdout at /dev/null (so the exit flush is quiet) and say why only if not EPIPE."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    if error is None or error.errno == errno.EPIPE:
+        return EXIT_OUTPUT_CLOSED
+    _say(f"mofa-monitor: error: cannot write the output: {error.strerror or error}")
+    return 1
+
+
+def _os_error(exc: OSError) -> str:
+    """``FILE: reason`` (or just the reason) of a filesystem or network error."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    return f"{' → '.join(names)}: {reason}" if names else reason
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a closed stderr is not worth a second failure."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr, flush=True)
 
 
 def _traceback(args: argparse.Namespace) -> None:
     if args.verbose:
-        traceback.print_exc(file=sys.stderr)
+        with contextlib.suppress(OSError, ValueError):
+            traceback.print_exc(file=sys.stderr)
 
 
 def release_json(release: Release) -> str:

@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 
 from monitor import outbox
 from monitor.app import App
-from monitor.cli import command, config_path, load, release_json
+from monitor.cli import command, config_path, load, load_readonly, release_json
 from monitor.config import Config
 from monitor.errors import MonitorError
+from monitor.lastgood import remember as remember_config
 from monitor.lock import StateLock
 from monitor.store import utcnow
 from monitor.terminal import for_terminal, json_for_terminal
@@ -53,6 +54,7 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
     """
     config = load(args)
     with StateLock(config.state_dir), App(config) as app, _failures_said_once():
+        remember_config(config)
         app.reclaim_interrupted_sends()
         app.poller.progress = _progress
         never_polled = {s.id for s in config.sources if _never_succeeded(app, s.id)}
@@ -139,7 +141,7 @@ def _failures_said_once() -> Iterator[None]:
 @command("releases")
 def releases(args: argparse.Namespace, out: TextIO) -> int:
     """List stored releases, newest first (--json: one object per line)."""
-    with App(load(args)) as app:
+    with App(load_readonly(args)[0]) as app:
         if args.theme and args.theme not in app.theme_names:
             raise MonitorError(
                 f"unknown theme {args.theme!r}; known: {', '.join(sorted(app.theme_names))}"
@@ -158,7 +160,7 @@ def releases(args: argparse.Namespace, out: TextIO) -> int:
 @command("explain")
 def explain(args: argparse.Namespace, out: TextIO) -> int:
     """Show a release's themes, scores and the evidence for each, and the countries it names."""
-    with App(load(args)) as app:
+    with App(load_readonly(args)[0]) as app:
         release = app.store.release(args.release_id)
         if release is None:
             raise MonitorError(
@@ -190,7 +192,7 @@ def preview(args: argparse.Namespace, out: TextIO) -> int:
     from monitor.digest import render_html, render_text
     from monitor.mailmessage import unsubscribe_links
 
-    config = load(args)
+    config, _ = load_readonly(args)
     sub = config.subscriber(args.subscriber)
     if sub is None:
         with App(config) as app:
@@ -257,7 +259,10 @@ def send_test(args: argparse.Namespace, out: TextIO) -> int:
 @command("status")
 def status(args: argparse.Namespace, out: TextIO) -> int:
     """Per source: last poll, last success, failures, last error; deliveries and subscribers by state."""
-    with App(load(args)) as app:
+    config, problem = load_readonly(args)
+    if problem:
+        print(f"config: INVALID — {problem}", file=out)
+    with App(config) as app:
         health = {h.id: h for h in app.store.sources()}
         notes = {source_id: app.store.source_notes(source_id) for source_id in health}
         counts = app.store.delivery_counts()

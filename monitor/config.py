@@ -12,6 +12,7 @@ import codecs
 import datetime as dt
 import difflib
 import hashlib
+import ipaddress
 import os
 import re
 import tomllib
@@ -25,15 +26,19 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AnyHttpUrl,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from monitor.errors import ConfigError
 
@@ -56,6 +61,8 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _LOCAL_OR_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_URL_CHECK: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
+_LISTEN = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(?P<port>\d{1,5})")
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -112,10 +119,46 @@ def _check_time_of_day(value: Any) -> dt.time:
 
 
 def _check_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{value!r} is not an http(s) URL")
+    """An absolute ``http``/``https`` URL that every layer below accepts as it is.
+
+    RFC 3986 §3 syntax as three parsers read it: :func:`urllib.parse.urlsplit` (host, and a
+    port that must be a number in 1–65535, RFC 6335 §6), urllib3's ``parse_url`` (what
+    ``requests`` sends) and pydantic's URL type (the WHATWG URL rules: host and IDNA checks).
+    The string is kept as written; only the check is shared.
+    """
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    problem = _url_problem(value)
+    if problem:
+        raise ValueError(f"{value!r} is not a usable http(s) URL: {problem}")
     return value
+
+
+def _url_problem(value: str) -> str | None:
+    """Why ``value`` is not a usable http(s) URL, or None."""
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "it contains spaces or control characters"
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError for "abc" and for numbers out of 0–65535
+    except ValueError as exc:
+        if "port" not in str(exc).lower():
+            return str(exc)
+        port_text = urlsplit(value).netloc.rpartition(":")[2]
+        return f"the port must be a number from 1 to 65535, not {port_text!r}"
+    if parts.scheme not in ("http", "https"):
+        return "the scheme must be http or https"
+    if not parts.hostname:
+        return "there is no host"
+    if port == 0 or (parts.port is None and parts.netloc.endswith(":")):
+        return "the port must be a number from 1 to 65535"
+    try:
+        parse_url(value)
+        _URL_CHECK.validate_python(value)
+    except (LocationParseError, ValidationError) as exc:
+        detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else "bad syntax"
+        return detail.removeprefix("Input should be a valid URL, ")
+    return None
 
 
 def _check_slug(value: str) -> str:
@@ -153,8 +196,22 @@ class ServiceConfig(_Strict):
     @field_validator("listen")
     @classmethod
     def _listen_is_host_port(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", value):
+        """``HOST:PORT`` with a port the kernel can bind (0 = any free port, as for bind(2))."""
+        if value is None:
+            return value
+        match = _LISTEN.fullmatch(value)
+        if not match:
             raise ValueError(f'{value!r} must be "HOST:PORT", e.g. "127.0.0.1:8787"')
+        if int(match["port"]) > 65535:
+            raise ValueError(f"{value!r}: port {int(match['port'])} is out of range 0–65535")
+        host = match["host"]
+        if host.startswith("["):
+            try:
+                ipaddress.IPv6Address(host[1:-1])
+            except ValueError:
+                raise ValueError(f"{value!r}: {host} is not an IPv6 address") from None
+        elif _url_problem(f"http://{host}/"):
+            raise ValueError(f"{value!r}: {host!r} is not a host name or address")
         return value
 
 

@@ -10,13 +10,14 @@ blocks a restart; the PID written into it only serves the error message.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import os
 from pathlib import Path
 from types import TracebackType
 
-from monitor.errors import LockedError
+from monitor.errors import LockedError, MonitorError
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,14 @@ class StateLock:
 
     def acquire(self) -> None:
         """Take the lock without waiting and write our PID into the file."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StateDirError(
+                f"cannot take the lock {self.path}: {exc.strerror or exc} "
+                f"({_unusable_reason(self.path, exc)})"
+            ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -78,6 +85,21 @@ class StateLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+class StateDirError(MonitorError):
+    """The state folder (or the lock file in it) cannot be created or written."""
+
+
+def _unusable_reason(path: Path, exc: OSError) -> str:
+    """What the operator should look at, in words: a folder in the way, a file, permissions."""
+    if isinstance(exc, IsADirectoryError) or path.is_dir():
+        return "a folder is in the way of the lock file; remove it"
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return "state_dir or one of its parents is a file, not a folder"
+    if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+        return "state_dir must be writable by this user"
+    return "check [service] state_dir"
 
 
 def _read_pid(fd: int) -> str | None:

@@ -39,7 +39,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor import alerts, outbox
+from monitor import alerts, lastgood, outbox
 from monitor.app import App
 from monitor.config import Config, SourceConfig, load_config
 from monitor.errors import ConfigError
@@ -150,6 +150,7 @@ class Service:
 
     def _open_app(self) -> None:
         self._app = App(self.config, cancel=self._stopping)
+        lastgood.remember(self.config)
         self._app.reclaim_interrupted_sends()
 
     def _close_app(self) -> None:
@@ -293,6 +294,7 @@ class Service:
             log.warning("%s changed: takes effect after a restart", setting)
         self._close_app()
         self._app, self.config = app, config
+        lastgood.remember(config)
         self._sync_poll_jobs(config)
         suppressed = app.store.suppressed()
         unsubscribed = [s.email for s in config.subscribers if s.email.lower() in suppressed]

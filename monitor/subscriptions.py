@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Literal, TextIO
 
 from monitor.app import App
-from monitor.cli import command, load
+from monitor.cli import command, load, load_readonly
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.store import DB_NAME, Store, SubscriptionChange, Suppression, utcnow
@@ -230,9 +230,9 @@ def subscribers(args: argparse.Namespace, out: TextIO) -> int:
     """Each subscriber's state, themes, frequency, last digest and pending deliveries.
 
     States: active; unsubscribed (since when, how, by whom); removed from the config.
-    --json prints one object per line.
+    --json prints one object per line. An invalid config file does not stop it (see ``status``).
     """
-    with App(load(args)) as app:
+    with App(load_readonly(args)[0]) as app:
         states = subscriber_states(app.config, app.store)
     if args.json:
         for s in states:
