@@ -82,10 +82,10 @@ def folder(tmp_path: Path) -> Path:
         row = insert(store, 1)
         sent_at = dt.datetime(2026, 11, 28, 9, 31, tzinfo=dt.UTC)
         store.plan_delivery("desk@example.org", "immediate:1", "<a@x>", [(row, 1, False)],
-                            until=sent_at, now=sent_at)  # fmt: skip
+                            through=store.watermarks(), now=sent_at)  # fmt: skip
         store.mark_sent(store.deliveries(status="pending")[0].id, sent_at)
         store.plan_delivery("desk@example.org", "immediate:2", "<b@x>", [(row, 1, True)],
-                            until=sent_at, now=sent_at, allow_empty=True)  # fmt: skip
+                            through=store.watermarks(), now=sent_at, allow_empty=True)  # fmt: skip
         store.suppress("reader@example.org", "one-click")
     return tmp_path
 
