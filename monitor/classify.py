@@ -38,7 +38,10 @@ Scoring
     User patterns without a weight count as strong. Two more title-aware rules: *headline*
     terms ("UN", "crisis", "passport") weigh as strong in a title but as weak in a body, where
     such words pass by; and two distinct terms of at least ``title_pair`` weight (medium) in the
-    title anchor a theme without a strong term ("Provide Aid to Flood-hit ...").
+    title anchor a theme without a strong term ("Provide Aid to Flood-hit ..."), as does one such
+    title term together with a defining term (nominal weight >= ``anchor``, headline terms
+    included) in the body: "Foreign Minister Meets with First Lady of Ukraine" whose body speaks
+    of the war is about the war; the same title over a courtesy-call body is not (revision 2).
 
 Model
     When the rules leave a theme out, the model scores it from the title's words, word pairs
@@ -72,7 +75,7 @@ from monitor.models import Classification, Evidence, ThemeTag
 
 log = logging.getLogger(__name__)
 
-RULES_REVISION = 1  # bump when the matching or scoring code changes meaning
+RULES_REVISION = 2  # bump when the matching or scoring code changes meaning
 DEFAULT_WEIGHT = 3.0  # a pattern without an explicit weight is a defining ("strong") term
 SHORT_RELEASE_WORDS = 150
 LEARNED_EVIDENCE = 3  # title words shown for a theme the model added
@@ -542,7 +545,7 @@ class Classifier:
     def _score(self, theme: CompiledTheme, title: list[_Hit], body: list[_Hit]) -> ThemeTag | None:
         evidence: list[tuple[float, Evidence]] = []
         score, strongest = 0.0, 0.0
-        title_terms = 0
+        title_terms, body_defining = 0, False
         for where, hits in (("title", title), ("body", body)):
             for term_i, (surface, count) in _count(hits).items():
                 term = theme.terms[term_i]
@@ -556,10 +559,16 @@ class Classifier:
                     title_terms += weight >= self.taxonomy.title_pair
                 else:
                     gain = weight * min(1 + (count - 1) / 2, BODY_REPEAT_CAP)
+                    body_defining = body_defining or term.weight >= self.taxonomy.anchor
                 score += gain
                 strongest = max(strongest, weight)
                 evidence.append((gain, Evidence(surface, where, count)))
-        if strongest < self.taxonomy.anchor and title_terms < 2:
+        anchored = (
+            strongest >= self.taxonomy.anchor
+            or title_terms >= 2
+            or (title_terms >= 1 and body_defining)
+        )
+        if not anchored:
             return None  # context words alone ("summit", "military") never make a theme
         evidence.sort(key=lambda item: -item[0])
         return ThemeTag(theme.id, round(score, 2), tuple(e for _, e in evidence))
