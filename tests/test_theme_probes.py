@@ -52,9 +52,7 @@ class TestAgendaBriefings:
         found = themes_of(classifier, *BRIEFING)
         assert {"multilateral", "conflict-crisis", "economy-trade"} <= found
 
-    def test_a_word_that_only_qualifies_another_item_does_not(
-        self, classifier: Classifier
-    ) -> None:
+    def test_a_word_that_only_qualifies_another_item_does_not(self, classifier: Classifier) -> None:
         """'economic' qualifies a visit; 'climate' qualifies a date: neither is a topic."""
         title = "Spokesperson's Regular Press Briefing (May 2)"
         body = (
