@@ -181,9 +181,6 @@ class TestPassingMentions:
         )
         assert "technology" not in themes_of(classifier, title, body)
 
-    def test_honorary_consuls_are_not_a_consular_case(self, rules: Classifier) -> None:
-        assert "consular-safety" not in themes_of(rules, "Workshop for Honorary Consuls Held")
-
 
 class TestTitleVocabulary:
     """Kinds of title issue 13 lists, written from the conventions (not from a labelled set)."""
