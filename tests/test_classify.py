@@ -61,7 +61,10 @@ RELEASES = {
         "Framework Convention on Climate Change (COP29) in Baku, Azerbaijan.\n2. The delegation "
         "emphasized Korea's commitment to carbon neutrality by 2050 and its contribution to "
         "climate finance through the Green Climate Fund, and discussed the green transition.",
-        {"climate-environment"},
+        # A session of the UNFCCC's supreme body is a multilateral meeting (DESIGN §4: "a
+        # meeting ... of a body or grouping of states"; the one real COP title labelled carries
+        # both themes).
+        {"climate-environment", "multilateral"},
     ),
     "fta-signing": (
         "Korea and the Philippines Sign Free Trade Agreement",
@@ -303,25 +306,24 @@ class TestRealData:
     """Quality pins, measured only by cross-validation on real labelled releases.
 
     The model is retrained per fold, the rules are fixed. Pinned a few points below the figure
-    measured when pinned (titles 0.921, bodies 0.949), so noise does not fail them but a real
-    regression does.
+    measured when pinned (titles 0.948 / recall 0.948, bodies 0.969), so noise does not fail
+    them but a real regression does.
     """
 
+    TITLES = ("titles_dev.jsonl", "titles_new_dev.jsonl", "titles_new_dev2.jsonl")
+
+    def titles(self) -> list:
+        return [e for name in self.TITLES for e in load_examples(DATA / name)]
+
     def test_titles_cross_validated(self) -> None:
-        """700 real titles (titles_dev + titles_new_dev), 5 folds."""
-        titles = load_examples(DATA / "titles_dev.jsonl") + load_examples(
-            DATA / "titles_new_dev.jsonl"
-        )
-        report = cross_validate(titles, k=5, extra_training=load_examples(DEV))
-        assert report.micro.f1 >= 0.89 and report.micro.recall >= 0.86
+        """900 real titles (titles_dev + titles_new_dev + titles_new_dev2), 5 folds."""
+        report = cross_validate(self.titles(), k=5, extra_training=load_examples(DEV))
+        assert report.micro.f1 >= 0.92 and report.micro.recall >= 0.92
 
     def test_bodies_cross_validated(self) -> None:
         """25 real releases with body, 5 folds (the model also trains on the titles)."""
-        titles = load_examples(DATA / "titles_dev.jsonl") + load_examples(
-            DATA / "titles_new_dev.jsonl"
-        )
-        report = cross_validate(load_examples(DEV), k=5, extra_training=titles)
-        assert report.micro.f1 >= 0.92
+        report = cross_validate(load_examples(DEV), k=5, extra_training=self.titles())
+        assert report.micro.f1 >= 0.93
 
 
 @settings(max_examples=150, deadline=None)
