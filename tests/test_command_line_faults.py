@@ -271,11 +271,11 @@ class TestStateFolder:
         """An unforeseen exception is one line naming its type only (a message may hold secrets)."""
         script = (
             "import sys\n"
-            "import monitor.cli.commands as c\n"
             "from monitor import cli\n"
+            "from monitor.cli import common\n"
             "def boom(args, out):\n"
             "    raise UnicodeEncodeError('ascii', 'pässword', 1, 2, 'secret')\n"
-            "cli._COMMANDS['status'] = (boom, 'x')\n"
+            "common.COMMANDS['status'] = (boom, 'x')\n"
             "sys.exit(cli.main(sys.argv[1:]))\n"
         )
         result = subprocess.run(

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from monitor.cli.parser import command, config_path, load, load_readonly, release_json
+from monitor.cli.common import command, config_path, load, load_readonly, release_json
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.ops.lastgood import remember as remember_config
@@ -410,7 +410,3 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     from monitor.schedule.service import run_service
 
     return run_service(config_path(args), out=out)
-
-
-# The subscriber commands (subscribers, unsubscribe, resubscribe) live in their own module.
-from monitor.plan import subscriptions  # noqa: E402, F401

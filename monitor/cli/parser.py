@@ -15,37 +15,23 @@ import argparse
 import contextlib
 import datetime as dt
 import errno
-import json
 import logging
 import os
 import signal
 import sqlite3
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 from monitor import __version__
-from monitor.config import Config, load_config
+from monitor.cli import commands, subscribers  # noqa: F401  (they register the subcommands)
+from monitor.cli.common import COMMANDS, say
 from monitor.errors import ConfigError, MonitorError
-from monitor.models import Release
 from monitor.ops.logs import setup_logging
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[argparse.Namespace, TextIO], int]
-_COMMANDS: dict[str, tuple[Handler, str]] = {}
-
-
-def command(name: str) -> Callable[[Handler], Handler]:
-    """Register a subcommand; its docstring's first line is its help."""
-
-    def register(handler: Handler) -> Handler:
-        _COMMANDS[name] = (handler, (handler.__doc__ or "").strip())
-        return handler
-
-    return register
 
 
 def _date(value: str) -> dt.date:
@@ -99,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     globals_after.add_argument("--log-format", choices=("text", "json"), help="as before COMMAND")
 
     def add(name: str) -> argparse.ArgumentParser:
-        handler, doc = _COMMANDS[name]
+        handler, doc = COMMANDS[name]
         summary = doc.partition("\n")[0]
         p = sub.add_parser(name, help=summary, description=doc, parents=[globals_after])
         p.set_defaults(handler=handler)
@@ -171,30 +157,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_path(args: argparse.Namespace) -> Path:
-    """``--config``, else ``$MOFA_MONITOR_CONFIG``, else ``./config.toml``."""
-    return args.config or Path(os.environ.get("MOFA_MONITOR_CONFIG") or "config.toml")
-
-
-def load(args: argparse.Namespace) -> Config:
-    """The validated config named on the command line."""
-    return load_config(config_path(args))
-
-
-def load_readonly(args: argparse.Namespace) -> tuple[Config, str | None]:
-    """The config for a command that only reads the state; an invalid file does not stop it.
-
-    Returns the config and, when the file was invalid, the one-line note (also printed on
-    stderr) naming what is used instead — see :mod:`monitor.ops.lastgood`.
-    """
-    from monitor.ops.lastgood import load_for_reading
-
-    found = load_for_reading(config_path(args))
-    if found.problem:
-        _say(f"mofa-monitor: warning: {found.problem}")
-    return found.config, found.problem
-
-
 #: Exit status of a command whose reader closed stdout: 128 + SIGPIPE, as for a killed tool.
 EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE
 
@@ -235,8 +197,6 @@ class GuardedOutput:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mofa-monitor`` and ``python -m monitor``."""
-    from monitor.cli import commands  # noqa: F401  (registers the subcommands)
-
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -252,26 +212,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _output_closed(exc.error)
     except ConfigError as exc:
         for problem in exc.problems:
-            _say(problem)
+            say(problem)
         _traceback(args)
         return exc.exit_code
     except MonitorError as exc:
-        _say(f"mofa-monitor: error: {exc}")
+        say(f"mofa-monitor: error: {exc}")
         _traceback(args)
         return exc.exit_code
     except KeyboardInterrupt:
-        _say("mofa-monitor: interrupted")
+        say("mofa-monitor: interrupted")
         return 130
     except OSError as exc:
-        _say(f"mofa-monitor: error: {_os_error(exc)}")
+        say(f"mofa-monitor: error: {_os_error(exc)}")
         _traceback(args)
         return 1
     except sqlite3.Error as exc:
-        _say(f"mofa-monitor: error: the state database failed: {exc}")
+        say(f"mofa-monitor: error: the state database failed: {exc}")
         _traceback(args)
         return 1
     except Exception as exc:
-        _say(
+        say(
             f"mofa-monitor: internal error ({type(exc).__name__}); "
             "run again with -v for the traceback, and please report it"
         )
@@ -289,7 +249,7 @@ def _output_closed(error: OSError | None) -> int:
         pass
     if error is None or error.errno == errno.EPIPE:
         return EXIT_OUTPUT_CLOSED
-    _say(f"mofa-monitor: error: cannot write the output: {error.strerror or error}")
+    say(f"mofa-monitor: error: cannot write the output: {error.strerror or error}")
     return 1
 
 
@@ -300,38 +260,7 @@ def _os_error(exc: OSError) -> str:
     return f"{' → '.join(names)}: {reason}" if names else reason
 
 
-def _say(line: str) -> None:
-    """One line on stderr; a closed stderr is not worth a second failure."""
-    with contextlib.suppress(OSError, ValueError):
-        print(line, file=sys.stderr, flush=True)
-
-
 def _traceback(args: argparse.Namespace) -> None:
     if args.verbose:
         with contextlib.suppress(OSError, ValueError):
             traceback.print_exc(file=sys.stderr)
-
-
-def release_json(release: Release) -> str:
-    """One line of ``releases --json`` (the fields of DESIGN §3, plus a few more)."""
-    return json.dumps(
-        {
-            "id": release.id,
-            "source": release.source,
-            "board": release.board,
-            "seq": release.seq,
-            "title": release.title,
-            "date": release.date.isoformat() if release.date else None,
-            "url": release.url,
-            "body": release.body,
-            "summary": release.summary,
-            "themes": list(release.theme_ids),
-            "countries": list(release.countries),
-            "attachments": [{"name": a.name, "url": a.url} for a in release.attachments],
-            "image_only": release.image_only,
-            "first_seen_at": release.first_seen_at.isoformat() if release.first_seen_at else None,
-            "updated_at": release.updated_at.isoformat() if release.updated_at else None,
-            "revision": release.revision,
-        },
-        ensure_ascii=False,
-    )

@@ -1,5 +1,5 @@
-"""Who gets what: each subscriber's state, and the ``subscribers``/``unsubscribe``/``resubscribe``
-commands that show and change it without opening the database.
+"""Who gets what: each subscriber's state, as the ``subscribers``/``unsubscribe``/``resubscribe``
+commands (:mod:`monitor.cli.subscribers`), ``status`` and ``/healthz`` show it.
 
 A subscriber is in one of three states:
 
@@ -15,20 +15,15 @@ unsubscribed themselves: mailing someone who asked to stop needs a deliberate op
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import getpass
-import json
 import logging
 import os
 from dataclasses import dataclass
-from typing import Literal, TextIO
+from typing import Literal
 
-from monitor.cli.parser import command, load, load_readonly
 from monitor.config import Config
-from monitor.errors import MonitorError
-from monitor.schedule.app import App
-from monitor.store.sqlite import DB_NAME, Store, SubscriptionChange, Suppression, utcnow
+from monitor.store.sqlite import DB_NAME, Store, SubscriptionChange, Suppression
 
 log = logging.getLogger(__name__)
 
@@ -223,103 +218,3 @@ def config_warnings(config: Config) -> list[str]:
 
 
 # --- commands ------------------------------------------------------------------------------
-
-
-@command("subscribers")
-def subscribers(args: argparse.Namespace, out: TextIO) -> int:
-    """Each subscriber's state, themes, frequency, last digest and pending deliveries.
-
-    States: active; unsubscribed (since when, how, by whom); removed from the config.
-    --json prints one object per line. An invalid config file does not stop it (see ``status``).
-    """
-    with App(load_readonly(args)[0]) as app:
-        states = subscriber_states(app.config, app.store)
-    if args.json:
-        for s in states:
-            print(json.dumps(s.as_json(), ensure_ascii=False), file=out)
-        return 0
-    if not states:
-        print(f"no subscribers in {app.config.path}", file=out)
-        return 0
-    for s in states:
-        name = f" ({s.name})" if s.name else ""
-        state = {"active": "active", "unsubscribed": "UNSUBSCRIBED", "removed": "removed"}[s.state]
-        if s.suppression:
-            state += " " + describe_suppression(s.suppression)
-        if not s.configured:
-            state += (
-                "; no longer in the config" if s.state == "unsubscribed" else " from the config"
-            )
-        print(f"{s.email}{name}: {state}", file=out)
-        if s.configured:
-            follows = [f"themes {', '.join(s.themes)}" if s.themes else None]
-            follows.append(f"keywords {', '.join(s.keywords)}" if s.keywords else None)
-            if not s.themes and not s.keywords:
-                follows = ["every release"]
-            if s.countries:
-                follows.append(f"only naming {', '.join(s.countries)}")
-            if s.exclude:
-                follows.append(f"except {', '.join(s.exclude)}")
-            print(f"  follows:     {'; '.join(f for f in follows if f)}", file=out)
-            print(f"  frequency:   {s.schedule}", file=out)
-        if s.last_change and s.last_change.action == "resubscribe":
-            c = s.last_change
-            print(f"  resubscribed: {local_time(c.at)} by {c.actor or 'an operator'}", file=out)
-        print(f"  last digest: {local_time(s.last_sent_at)}", file=out)
-        failed = f" ({s.failed} failed)" if s.failed else ""
-        print(f"  pending:     {s.pending} deliveries{failed}", file=out)
-    return 0
-
-
-@command("unsubscribe")
-def unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
-    """Stop mailing one or more addresses now (pending digests are dropped); the config may
-    keep them. Also re-applies suppressions after a lost state (see README, Backups)."""
-    config = load(args)
-    actor = operator_name()
-    with App(config) as app:
-        for email in args.emails:
-            existing = app.store.suppressions().get(email.lower())
-            if existing is not None:
-                print(f"{email} is already unsubscribed {describe_suppression(existing)}", file=out)
-                continue
-            app.store.suppress(email, "operator", actor=actor)
-            log.info("unsubscribed %s (by %s)", email, actor)
-            note = "" if config.subscriber(email) else f" (it is not a subscriber in {config.path})"
-            print(f"{email} unsubscribed by {actor}; no more digests{note}", file=out)
-    return 0
-
-
-@command("resubscribe")
-def resubscribe(args: argparse.Namespace, out: TextIO) -> int:
-    """Mail an unsubscribed address again, from now on; --yes is needed if the reader did it."""
-    config = load(args)
-    actor = operator_name()
-    with App(config) as app:
-        existing = app.store.suppressions().get(args.email.lower())
-        if existing is None:
-            raise MonitorError(f"{args.email} is not unsubscribed (see `mofa-monitor subscribers`)")
-        if existing.by_reader and not args.yes:
-            raise MonitorError(
-                f"{args.email} unsubscribed themselves {describe_suppression(existing)}; "
-                "mail them again only with their consent: pass --yes"
-            )
-        app.store.unsuppress(args.email, actor=actor, now=utcnow())
-    log.warning(
-        "resubscribed %s (by %s; was unsubscribed %s)",
-        args.email,
-        actor,
-        describe_suppression(existing),
-    )
-    if config.subscriber(args.email) is None:
-        print(
-            f"{args.email} resubscribed by {actor}, but it is not a subscriber in {config.path}: "
-            "add it there to mail it",
-            file=out,
-        )
-    else:
-        print(
-            f"{args.email} resubscribed by {actor}; digests resume with releases from now on",
-            file=out,
-        )
-    return 0
