@@ -13,8 +13,8 @@ import pytest
 from monitor.config import Config, load_config
 from monitor.deliver.transports import MaildirTransport
 from monitor.errors import TemporaryDeliveryError
+from monitor.models import SourceOutcome
 from monitor.ops.alerts import notify_operator
-from monitor.schedule.poll import SourceOutcome
 from monitor.store.sqlite import Store
 
 SOURCE = "mofa-en"

@@ -3,6 +3,8 @@
 import tomllib
 from pathlib import Path
 
+import grimp
+
 import monitor
 from monitor.render.templates import template_text
 
@@ -26,3 +28,18 @@ def test_every_package_folder_ships() -> None:
 def test_templates_are_found_from_the_checkout() -> None:
     assert template_text("digest.txt") == (ROOT / "templates" / "digest.txt").read_text("utf-8")
     assert template_text("../pyproject.toml") is None
+
+
+def test_no_import_circles() -> None:
+    """No module reaches itself through imports, lazy ones included (type-hint-only ones aside).
+
+    ``lint-imports`` (pyproject ``[tool.importlinter]``) checks the layers between stage folders;
+    this checks every module, inside a folder too.
+    """
+    graph = grimp.build_graph("monitor", exclude_type_checking_imports=True)
+    circles = []
+    for module in sorted(graph.modules):
+        for imported in graph.find_modules_directly_imported_by(module):
+            if graph.chain_exists(importer=imported, imported=module):
+                circles.append(f"{module} -> {imported}")
+    assert circles == []

@@ -20,12 +20,14 @@ import logging
 import re
 import tomllib
 import unicodedata
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 
 log = logging.getLogger(__name__)
 
-_INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
+#: Zero-width characters read as a space: ZWSP, ZWNJ, ZWJ, word joiner, BOM (one table for classify).
+INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
 _QUOTES = (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("‐", "-"), ("‑", "-"))
 _TABLE = "countries.toml"
 
@@ -66,7 +68,7 @@ def trie_regex(literals: list[str], word: str = "a-z0-9", other_left: str = "") 
     return re.compile("|".join(parts) or "(?!)")
 
 
-def _node_regex(node: dict, last: str, word: str, is_word) -> str:
+def _node_regex(node: dict, last: str, word: str, is_word: Callable[[str], object]) -> str:
     alts = [
         re.escape(ch) + _node_regex(child, ch, word, is_word)
         for ch, child in sorted(node.items())
@@ -83,7 +85,7 @@ def normalize(text: str) -> str:
     Case matters here (names are capitalised); the classifier casefolds the result.
     """
     text = unicodedata.normalize("NFKC", text)
-    for old, new in (*_QUOTES, *((ch, " ") for ch in _INVISIBLE)):
+    for old, new in (*_QUOTES, *((ch, " ") for ch in INVISIBLE)):
         text = text.replace(old, new)  # much faster than str.translate or re.sub here
     return " ".join(text.split())
 

@@ -17,6 +17,8 @@ import logging
 import re
 import unicodedata
 
+from monitor.classify.countries import INVISIBLE
+
 log = logging.getLogger(__name__)
 
 SHORT_LEAD_WORDS = 25
@@ -26,7 +28,6 @@ _TRAILING_DASH = re.compile(r"\s+[-–—]+$")
 _BOILERPLATE = re.compile(
     r"^\W*(?:\[?\s*unofficial\s+translation\s*\]?|/?\s*end\s*/?|끝|<\s*끝\s*>)\W*$", re.IGNORECASE
 )
-_INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
 _SENTENCE_END = re.compile(r"[.!?。](?:[\"”’')\]]*)(?=\s|$)")
 _ABBREVIATIONS = frozenset(
     [
@@ -97,7 +98,7 @@ def clean_paragraphs(body: str) -> list[str]:
     """Paragraphs of ``body`` without markers, boilerplate and stray in-sentence line breaks."""
     text = unicodedata.normalize("NFKC", body or "")
     text = text.replace("\r\n", " ").replace("\r", " ")
-    for ch in _INVISIBLE:
+    for ch in INVISIBLE:
         text = text.replace(ch, " ")
     out = []
     for line in text.split("\n"):

@@ -69,6 +69,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from re import _parser as sre_parser  # type: ignore[attr-defined]
+from typing import Any
 
 from monitor.classify import countries
 from monitor.classify.learn import ThemeModel, load_default_model, title_features
@@ -169,7 +170,7 @@ def _expand_seq(items: list) -> list[str]:
     return results
 
 
-def _expand_item(op, av) -> list[str]:
+def _expand_item(op: Any, av: Any) -> list[str]:
     p = sre_parser
     if op is p.LITERAL:
         return [chr(av)]
@@ -339,7 +340,10 @@ class Taxonomy:
 
 
 def _spec_from_toml(raw: dict, tiers: dict[str, float]) -> ThemeSpec:
-    patterns, korean, weights, body_weights = [], [], {}, {}
+    patterns: list[str] = []
+    korean: list[str] = []
+    weights: dict[str, float] = {}
+    body_weights: dict[str, float] = {}
     for lang, target in (("en", patterns), ("ko", korean)):
         for tier, items in raw.get(lang, {}).items():
             for item in items:

@@ -126,9 +126,9 @@ def run_demo(folder: Path, *, out: TextIO) -> int:
     )
     sent = report.sent
     print(f"2. The ministry publishes {len(news)} releases; the next poll stores them:", file=out)
-    for release in stored:
+    for shown in stored:
         print(
-            f"   {release.date}  {release.id:<14} [{', '.join(release.theme_ids) or '-'}] {release.title[:70]}",
+            f"   {shown.date}  {shown.id:<14} [{', '.join(shown.theme_ids) or '-'}] {shown.title[:70]}",
             file=out,
         )
     print(f"3. {len(sent)} digest(s) delivered into the Maildir {config.maildir}:", file=out)

@@ -112,11 +112,11 @@ def header_value(text: str, *, name: str) -> str:
         encoded = _UTF8.header_encode_lines(
             rest, itertools.chain([min(room, _ENCODED_WORD_MAX)], itertools.repeat(72))
         )
-        for number, word in enumerate(encoded):
+        for number, encoded_word in enumerate(encoded):
             if number:
                 lines.append(line)
                 line = ""
-            line += " " + word
+            line += " " + (encoded_word or "")  # typeshed allows None; the encoder yields none
     lines.append(line)
     return "\n".join(lines)[len(name) + 2 :]
 

@@ -252,11 +252,11 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
-class _SMTP(_Client, smtplib.SMTP):
+class _SMTP(_Client, smtplib.SMTP):  # type: ignore[misc]  # _Client overrides on purpose
     pass
 
 
-class _SMTPSSL(_Client, smtplib.SMTP_SSL):
+class _SMTPSSL(_Client, smtplib.SMTP_SSL):  # type: ignore[misc]  # as _SMTP
     pass
 
 

@@ -39,7 +39,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from monitor import __version__
 from monitor.closing import Closing
-from monitor.errors import FetchError, RobotsDisallowedError
+from monitor.errors import FetchError, RetryLaterError, RobotsDisallowedError
 from monitor.fetch.payload import Expect, check_kind, check_markup, decode_body
 from monitor.fetch.retry import PoliteRetry, RequestInterrupted, RetryAfterTooLong, current_scope
 from monitor.store.sourcestate import CachedRobots
@@ -150,18 +150,6 @@ class HTTPStatusError(FetchError):
         super().__init__(f"HTTP {status} for {url}")
         self.status = status
         self.url = url
-
-
-class RetryLaterError(FetchError):
-    """The server asked us to come back later (429/503 with ``Retry-After``).
-
-    ``seconds`` is how long it asked us to wait, from now. Callers that poll on a schedule
-    must not ask again before then (see :mod:`monitor.store.sourcestate`).
-    """
-
-    def __init__(self, message: str, seconds: float) -> None:
-        super().__init__(message)
-        self.seconds = seconds
 
 
 class FetchInterrupted(FetchError):
@@ -538,7 +526,7 @@ class Fetcher(Closing):
             log.warning("robots.txt %s unavailable (%s); %s", robots_url, problem, what)
             if previous is None:
                 parser = urllib.robotparser.RobotFileParser(robots_url)
-                parser.allow_all = True
+                parser.allow_all = True  # type: ignore[attr-defined]  # real attribute, absent from typeshed
                 return _RobotsEntry(parser, now + ROBOTS_FAILURE_TTL, failed=True)
             return _RobotsEntry(previous.parser, now + ROBOTS_FAILURE_TTL, failed=True)
         body = "" if raw.status >= 400 or not raw.content else _robots_text(raw.content)
@@ -585,7 +573,7 @@ def _robots_text(content: bytes) -> str:
 def _robots_parser(origin: str, status: int, body: str) -> urllib.robotparser.RobotFileParser:
     parser = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
     if status >= 400 or not body:
-        parser.allow_all = True
+        parser.allow_all = True  # type: ignore[attr-defined]  # real attribute, absent from typeshed
     else:
         parser.parse(body.splitlines())
     return parser
@@ -607,7 +595,7 @@ def freshness_seconds(headers: Mapping[str, str]) -> float | None:
         return 0.0
     ages = dict((name.lower(), int(value)) for name, value in _MAX_AGE_RE.findall(control))
     if ages:
-        return float(ages.get("s-maxage", ages.get("max-age", 0)))
+        return float(ages["s-maxage"] if "s-maxage" in ages else ages.get("max-age", 0))
     date = _http_date(headers.get("Date")) or time.time()
     expires = headers.get("Expires")
     if expires is not None:

@@ -92,7 +92,7 @@ class PoliteRetry(Retry):
         new = super().increment(method, url, *args, **kwargs)  # raises when exhausted
         last = new.history[-1] if new.history else None
         cause = (last.status or last.error) if last else "?"
-        new.pending = f"{method} {url} after {cause}"  # logged by sleep(), once the wait is known
+        new.pending = f"{method} {url} after {cause}"  # type: ignore[attr-defined]  # typed as Self of Retry  # logged by sleep(), once the wait is known
         return new
 
     def _wait_seconds(self, response: Any) -> float:

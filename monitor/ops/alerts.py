@@ -36,7 +36,7 @@ from monitor.errors import DeliveryError
 from monitor.store.sqlite import SourceHealth, Store, TransportHealth
 
 if TYPE_CHECKING:  # the pipeline is only a source of records here
-    from monitor.schedule.poll import SourceOutcome
+    from monitor.models import SourceOutcome
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from monitor.plan.outbox import unsubscribe_secret
 from monitor.store.sqlite import Store, utcnow
 
 if TYPE_CHECKING:  # the pipeline is only a source of records here
-    from monitor.schedule.poll import SourceOutcome
+    from monitor.models import SourceOutcome
 
 log = logging.getLogger(__name__)
 

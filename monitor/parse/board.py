@@ -435,7 +435,11 @@ def parse_article(markup: str, page_url: str, *, fetched_url: str | None = None)
     if title_node is None:
         raise ParseError(f"{page_url}: not an article page (no .board_detail .bo_head h2)")
     head = title_node.find_parent(class_="bo_head")
+    if head is None:
+        raise ParseError(f"{page_url}: the title is outside .bo_head")
     detail = soup.select_one(".board_detail") or head.parent
+    if detail is None:
+        raise ParseError(f"{page_url}: article has no .board_detail")
     board, seq = _article_ref(page_url)
     body_node = _body_node(detail, page_url)
     body = html_to_text(body_node)

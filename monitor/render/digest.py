@@ -21,10 +21,8 @@ import functools
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
-from zoneinfo import ZoneInfo
 
 import css_inline
 import jinja2
@@ -42,7 +40,7 @@ from monitor.deliver.mailmessage import (
     unsubscribe_links,
     verify_unsubscribe_token,
 )
-from monitor.models import Release
+from monitor.models import Digest, DigestItem, Release
 from monitor.render.templates import template_text
 from monitor.render.view import OTHER, sections, wrap
 
@@ -64,40 +62,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _PERIOD = re.compile(r"^\d{4}-(\d{2}-\d{2}|W\d{2})$")
-
-
-@dataclass(frozen=True)
-class DigestItem:
-    """One release in a digest; ``updated`` marks a corrected release sent once more, and
-    ``changes`` says what changed since the reader's copy (``digestview.describe_changes``)."""
-
-    release: Release
-    updated: bool = False
-    changes: str = ""
-
-
-@dataclass(frozen=True)
-class Digest:
-    """Everything one mail shows, frozen by the outbox so a retry renders the same mail.
-
-    ``followed`` (optional) lists the subscriber's themes: a release is shown under the
-    strongest of *those*, so a sanctions reader sees a North Korea/sanctions item under Sanctions.
-    """
-
-    subscriber_email: str
-    subscriber_name: str | None
-    key: str
-    label: str
-    items: tuple[DigestItem, ...]
-    message_id: str
-    created_at: dt.datetime
-    followed: tuple[str, ...] = ()
-    timezone: str = "UTC"  # the subscriber's zone: every date and time they see is in it
-    notice: str = ""  # a line shown above everything (send-test: "TEST MESSAGE ...")
-
-    def local_time(self) -> dt.datetime:
-        """``created_at`` in the subscriber's zone."""
-        return self.created_at.astimezone(ZoneInfo(self.timezone))
 
 
 def _contains_any(text: str, terms: Sequence[str]) -> bool:

@@ -13,10 +13,10 @@ Subject.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.models import Attachment, Evidence, Release, ThemeTag, release_id
-from monitor.render.digest import Digest, DigestItem
+from monitor.models import Attachment, Digest, DigestItem, Evidence, Release, ThemeTag, release_id
 from monitor.render.view import describe_changes
 from monitor.store.sqlite import SeenRevision
 
@@ -36,7 +36,9 @@ def _tag(theme: str, score: float, *terms: tuple[str, str, int]) -> ThemeTag:
     return ThemeTag(theme, score, tuple(Evidence(t, where, n) for t, where, n in terms))
 
 
-def _release(seq: int, day: dt.date, title: str, summary: str, *tags: ThemeTag, **kw) -> Release:
+def _release(
+    seq: int, day: dt.date, title: str, summary: str, *tags: ThemeTag, **kw: Any
+) -> Release:
     return Release(
         id=release_id("m_5676", seq),
         source="mofa-en",

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from monitor.classify.summarize import summarize
 from monitor.classify.themes import Classifier
@@ -26,7 +26,7 @@ from monitor.fetch.http import (
     RetryLaterError,
     build_user_agent,
 )
-from monitor.models import Article, Listing, ListingEntry, Release, release_id
+from monitor.models import Article, Listing, ListingEntry, Release, SourceOutcome, release_id
 from monitor.parse import board, feed
 from monitor.parse.urls import canonical_article_url, listing_page_url, parse_article_ref
 from monitor.store.sqlite import Store, utcnow
@@ -39,27 +39,6 @@ OWED_RETRY = dt.timedelta(days=7)
 #: The longest wait a ``Retry-After`` can impose on a source: a server asking for more (a
 #: misconfigured "come back next year") is asked again after this.
 MAX_RETRY_AFTER = dt.timedelta(hours=6)
-
-
-@dataclass(slots=True)
-class SourceOutcome:
-    """What one poll of one source did; ``error`` is set when the poll failed."""
-
-    source_id: str
-    new: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    article_failures: list[str] = field(default_factory=list)
-    baseline: bool = False
-    pages: int = 0
-    error: str | None = None
-    listing_empty: bool = False
-    consecutive_failures: int = 0
-    #: Not polled at all: the server asked us to wait (``error`` says until when).
-    deferred: bool = False
-    #: Items of the answered pages that were skipped or could not be read fully.
-    item_problems: list[str] = field(default_factory=list)
-    #: Set when the server asked us to wait (Retry-After) during this poll.
-    retry_later: RetryLaterError | None = None
 
 
 @dataclass(frozen=True, slots=True)
