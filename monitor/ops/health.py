@@ -1,14 +1,11 @@
-"""The service's small HTTP face: ``/healthz``, ``/metrics`` and the unsubscribe endpoint.
+"""The service's small HTTP face: ``/healthz``, ``/metrics``, and the route to the unsubscribe
+endpoint (:mod:`monitor.ops.unsubscribe`).
 
 A monitor that silently stops is worse than none, so an orchestrator (systemd, Docker, a load
 balancer) must be able to ask "are you doing your job?" — not merely "is the process alive?".
 ``/healthz`` answers 200 only when every enabled source polled successfully within three of its
 intervals, the mail transport's last attempt did not fail, and the database answers.
 ``/metrics`` is Prometheus text for dashboards and alerting.
-
-``/unsubscribe`` serves the links in digests. A GET only shows a confirmation page with a button,
-because mail scanners follow links; the POST (the button, or an RFC 8058 one-click request from a
-mail client) suppresses the address. Suppressions live in the database and win over the config.
 
 The stdlib ``ThreadingHTTPServer`` is enough: a handful of requests a minute, on 127.0.0.1
 behind a reverse proxy. Each request opens its own :class:`Store` (a Store is not thread-safe;
@@ -18,7 +15,6 @@ SQLite in WAL mode lets these readers run beside the scheduler's writer).
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import logging
 import socket
@@ -34,9 +30,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from monitor.config import Config
-from monitor.deliver.mailmessage import verify_unsubscribe_token
 from monitor.errors import MonitorError
-from monitor.plan.outbox import unsubscribe_secret
+from monitor.ops import unsubscribe
 from monitor.store.sqlite import Store, utcnow
 
 if TYPE_CHECKING:  # the pipeline is only a source of records here
@@ -205,40 +200,6 @@ class _DatabaseCollector(Collector):
         )
 
 
-# --- /unsubscribe --------------------------------------------------------------------------
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex">
-<title>{title}</title></head>
-<body style="font-family:sans-serif;max-width:36em;margin:3em auto">
-<h1>{title}</h1>
-{body}
-</body></html>
-"""
-
-_CONFIRM = """<p>Stop sending MOFA Monitor digests to <strong>{email}</strong>?</p>
-<form method="post">
-<input type="hidden" name="t" value="{token}">
-<button type="submit">Unsubscribe</button>
-</form>
-<p>Nothing changes until you press the button.</p>"""
-
-
-def page(title: str, body_html: str) -> bytes:
-    """A minimal HTML page; ``title`` is escaped here, ``body_html`` must be escaped already."""
-    return _PAGE.format(title=html.escape(title), body=body_html).encode()
-
-
-def unsubscribe_token(query: str, form: dict[str, list[str]]) -> str | None:
-    """The token from the form (``t``) or the URL (``t``; ``token`` as digests link it)."""
-    params = parse_qs(query)
-    for source in (form, params):
-        for name in ("t", "token"):
-            if source.get(name):
-                return source[name][0]
-    return None
-
-
 # --- the server ----------------------------------------------------------------------------
 
 
@@ -272,7 +233,7 @@ class HealthHandler(BaseHTTPRequestHandler):
         elif route == "/metrics":
             self._send(200, self.ctx.metrics.render(), PROMETHEUS_TYPE)
         elif route == "/unsubscribe":
-            self._confirm_page()
+            self._send(*unsubscribe.confirmation(self.ctx.config(), urlsplit(self.path).query))
         else:
             self._send(404, b"not found\n")
 
@@ -286,10 +247,8 @@ class HealthHandler(BaseHTTPRequestHandler):
             return
         size = int(declared)
         body = self.rfile.read(size).decode("utf-8", "replace") if size else ""
-        form = parse_qs(body)
-        # RFC 8058 §3.1: a mail client's one-click POST carries "List-Unsubscribe=One-Click".
-        how = "one-click" if form.get("List-Unsubscribe") == ["One-Click"] else "confirmation page"
-        self._unsubscribe(unsubscribe_token(urlsplit(self.path).query, form), how)
+        query = urlsplit(self.path).query
+        self._send(*unsubscribe.submission(self.ctx.config(), query, parse_qs(body)))
 
     def _healthz(self) -> None:
         try:
@@ -300,34 +259,6 @@ class HealthHandler(BaseHTTPRequestHandler):
         except Exception as exc:  # the database not answering is exactly what we report
             report = HealthReport(False, [f"database: {exc}"])
         self._send(200 if report.ok else 503, report.as_json(), "application/json")
-
-    def _verified(self, token: str | None) -> tuple[str | None, Store]:
-        store = Store.in_dir(self.ctx.config().state_dir)
-        secret = unsubscribe_secret(self.ctx.config(), store)
-        return (verify_unsubscribe_token(secret, token) if token else None), store
-
-    def _confirm_page(self) -> None:
-        token = unsubscribe_token(urlsplit(self.path).query, {})
-        email, store = self._verified(token)
-        store.close()
-        if email is None:
-            self._send(400, b"invalid or missing unsubscribe token\n")
-            return
-        body = _CONFIRM.format(email=html.escape(email), token=html.escape(token or ""))
-        self._send(200, page("Unsubscribe", body), "text/html; charset=utf-8")
-
-    def _unsubscribe(self, token: str | None, how: str) -> None:
-        email, store = self._verified(token)
-        try:
-            if email is None:
-                self._send(400, b"invalid or missing unsubscribe token\n")
-                return
-            if store.suppress(email, how):
-                log.info("unsubscribed %s via the unsubscribe endpoint (%s)", email, how)
-        finally:
-            store.close()
-        body = f"<p>{html.escape(email)} will receive no more digests.</p>"
-        self._send(200, page("Unsubscribed", body), "text/html; charset=utf-8")
 
     def _send(self, status: int, body: bytes, ctype: str = "text/plain; charset=utf-8") -> None:
         self.send_response(status)
