@@ -15,10 +15,10 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-from monitor import classify as classify_module
-from monitor.classify import Classifier, load_default_taxonomy, normalize_text
-from monitor.evaluate import Example, load_examples
-from monitor.learn import load_default_model
+from monitor.classify import themes as classify_module
+from monitor.classify.evaluate import Example, load_examples
+from monitor.classify.learn import load_default_model
+from monitor.classify.themes import Classifier, load_default_taxonomy, normalize_text
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "tests" / "data" / "dev.jsonl"
 

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 from bench.parse_speed import median_seconds
-from monitor.payload import decode_body
+from monitor.fetch.payload import decode_body
 
 SITE = Path(__file__).resolve().parents[1] / "tests" / "data" / "site" / "eng" / "brd" / "m_5676"
 KOREAN = "<p>대한민국 외교부는 오늘 한반도 평화와 번영을 위한 협력을 강화하기로 했다.</p>\n"

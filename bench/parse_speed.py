@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup
 
-from monitor.sources.mofa import parse_article, parse_listing
+from monitor.parse.board import parse_article, parse_listing
 
 SITE = Path(__file__).resolve().parents[1] / "tests" / "data" / "site" / "eng" / "brd" / "m_5676"
 URL = "https://www.mofa.go.kr/eng/brd/m_5676/"

@@ -29,8 +29,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from monitor.classify.evaluate import main_eval
 from monitor.errors import MonitorError
-from monitor.evaluate import main_eval
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 TITLES = [DATA / "titles_dev.jsonl", DATA / "titles_new_dev.jsonl", DATA / "titles_new_dev2.jsonl"]

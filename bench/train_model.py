@@ -13,9 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from monitor.classify import load_default_taxonomy
-from monitor.evaluate import fit_model, read_files
-from monitor.learn import ThemeModel, describe
+from monitor.classify.evaluate import fit_model, read_files
+from monitor.classify.learn import ThemeModel, describe
+from monitor.classify.themes import load_default_taxonomy
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 TRAINING = ("titles_dev.jsonl", "titles_new_dev.jsonl", "titles_new_dev2.jsonl", "dev.jsonl")

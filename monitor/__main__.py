@@ -1,5 +1,5 @@
 """Let ``python -m monitor`` behave exactly like the ``mofa-monitor`` script."""
 
-from monitor.cli import main
+from monitor.cli.parser import main
 
 raise SystemExit(main())

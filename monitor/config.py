@@ -414,7 +414,7 @@ def _cross_checks(raw: dict[str, Any]) -> list[str]:
 
 def _theme_pattern_problems(raw: dict[str, Any]) -> list[str]:
     """Ask the classifier itself whether each theme's patterns compile and make sense."""
-    from monitor.classify import ThemeSpec, pattern_errors
+    from monitor.classify.themes import ThemeSpec, pattern_errors
 
     themes = raw.get("themes")
     problems = []

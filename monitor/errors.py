@@ -48,6 +48,18 @@ class FetchError(MonitorError):
     """A request failed for good (after retries): network, HTTP status, size cap, bad body."""
 
 
+class RetryLaterError(FetchError):
+    """The server asked us to come back later (429/503 with ``Retry-After``).
+
+    ``seconds`` is how long it asked us to wait, from now. Callers that poll on a schedule
+    must not ask again before then (see :mod:`monitor.store.sourcestate`).
+    """
+
+    def __init__(self, message: str, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
 class RobotsDisallowedError(FetchError):
     """robots.txt of the host forbids the URL for our User-Agent."""
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from monitor.errors import RetryLaterError
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +119,58 @@ class Release:
 def release_id(board: str, seq: int) -> str:
     """The public id of a release: identity is ``(board, seq)``, so the id is built from both."""
     return f"{board}-{seq}"
+
+
+@dataclass(slots=True)
+class SourceOutcome:
+    """What one poll of one source did; ``error`` is set when the poll failed."""
+
+    source_id: str
+    new: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    article_failures: list[str] = field(default_factory=list)
+    baseline: bool = False
+    pages: int = 0
+    error: str | None = None
+    listing_empty: bool = False
+    consecutive_failures: int = 0
+    #: Not polled at all: the server asked us to wait (``error`` says until when).
+    deferred: bool = False
+    #: Items of the answered pages that were skipped or could not be read fully.
+    item_problems: list[str] = field(default_factory=list)
+    #: Set when the server asked us to wait (Retry-After) during this poll.
+    retry_later: RetryLaterError | None = None
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One release in a digest; ``updated`` marks a corrected release sent once more, and
+    ``changes`` says what changed since the reader's copy (``digestview.describe_changes``)."""
+
+    release: Release
+    updated: bool = False
+    changes: str = ""
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Everything one mail shows, frozen by the outbox so a retry renders the same mail.
+
+    ``followed`` (optional) lists the subscriber's themes: a release is shown under the
+    strongest of *those*, so a sanctions reader sees a North Korea/sanctions item under Sanctions.
+    """
+
+    subscriber_email: str
+    subscriber_name: str | None
+    key: str
+    label: str
+    items: tuple[DigestItem, ...]
+    message_id: str
+    created_at: dt.datetime
+    followed: tuple[str, ...] = ()
+    timezone: str = "UTC"  # the subscriber's zone: every date and time they see is in it
+    notice: str = ""  # a line shown above everything (send-test: "TEST MESSAGE ...")
+
+    def local_time(self) -> dt.datetime:
+        """``created_at`` in the subscriber's zone."""
+        return self.created_at.astimezone(ZoneInfo(self.timezone))

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from monitor.alerts import notify_operator
 from monitor.config import Config, load_config
-from monitor.deliver import MaildirTransport
+from monitor.deliver.transports import MaildirTransport
 from monitor.errors import TemporaryDeliveryError
-from monitor.pipeline import SourceOutcome
-from monitor.store import Store
+from monitor.models import SourceOutcome
+from monitor.ops.alerts import notify_operator
+from monitor.store.sqlite import Store
 
 SOURCE = "mofa-en"
 

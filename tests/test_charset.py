@@ -1,6 +1,6 @@
 """Charset decisions: a declared charset wins unless the bytes prove it wrong; no stored mojibake.
 
-Unit cases go through :func:`monitor.payload.decode_body`; one end-to-end case serves the page
+Unit cases go through :func:`monitor.fetch.payload.decode_body`; one end-to-end case serves the page
 from 127.0.0.1 through the real Fetcher and board parser into the stored title.
 """
 
@@ -11,10 +11,10 @@ from collections.abc import Callable
 import pytest
 
 from monitor.errors import FetchError
-from monitor.fetch import Fetcher, FetchSettings
+from monitor.fetch.http import Fetcher, FetchSettings
+from monitor.fetch.payload import decode_body
 from monitor.localsite.server import SiteServer
-from monitor.payload import decode_body
-from monitor.sources import mofa
+from monitor.parse import board as mofa
 
 ENGLISH = (
     "<html><head><title>Press</title></head><body><p>Korea’s minister said the Republic of "

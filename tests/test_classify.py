@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.classify import (
+from monitor.classify.evaluate import cross_validate, load_examples
+from monitor.classify.learn import ThemeModel, load_default_model
+from monitor.classify.themes import (
     Classifier,
     Taxonomy,
     ThemeSpec,
@@ -18,8 +20,6 @@ from monitor.classify import (
     normalize_text,
     pattern_errors,
 )
-from monitor.evaluate import cross_validate, load_examples
-from monitor.learn import ThemeModel, load_default_model
 
 DATA = Path(__file__).parent / "data"
 DEV = DATA / "dev.jsonl"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import build_parser
+from monitor.cli.parser import build_parser
 
 REPO = Path(__file__).resolve().parent.parent
 SUBCOMMANDS = [
@@ -51,7 +51,7 @@ def cli(
 class TestHelp:
     def test_every_subcommand_is_registered(self) -> None:
         """The parser knows exactly the documented subcommands."""
-        from monitor import commands  # noqa: F401
+        from monitor.cli import commands  # noqa: F401
 
         parser = build_parser()
         choices = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]

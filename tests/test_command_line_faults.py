@@ -246,11 +246,11 @@ class TestConfigValidation:
 class TestStateFolder:
     def test_folder_at_the_lock_path(self, stocked: Path) -> None:
         """A directory where the lock file goes: one line that says what to remove."""
-        (stocked.parent / "state" / "mofa-monitor.lock").unlink()
-        (stocked.parent / "state" / "mofa-monitor.lock").mkdir()
+        (stocked.parent / "state" / "mofa-monitor.ops.lock").unlink()
+        (stocked.parent / "state" / "mofa-monitor.ops.lock").mkdir()
         result = cli(stocked, "run-once")
         assert result.returncode == 1
-        lock = stocked.parent / "state" / "mofa-monitor.lock"
+        lock = stocked.parent / "state" / "mofa-monitor.ops.lock"
         assert result.stderr == (
             f"mofa-monitor: error: cannot take the lock {lock}: Is a directory "
             "(a folder is in the way of the lock file; remove it)\n"
@@ -271,11 +271,11 @@ class TestStateFolder:
         """An unforeseen exception is one line naming its type only (a message may hold secrets)."""
         script = (
             "import sys\n"
-            "import monitor.commands as c\n"
             "from monitor import cli\n"
+            "from monitor.cli import common\n"
             "def boom(args, out):\n"
             "    raise UnicodeEncodeError('ascii', 'pässword', 1, 2, 'secret')\n"
-            "cli._COMMANDS['status'] = (boom, 'x')\n"
+            "common.COMMANDS['status'] = (boom, 'x')\n"
             "sys.exit(cli.main(sys.argv[1:]))\n"
         )
         result = subprocess.run(

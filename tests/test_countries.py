@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.countries import find_countries
+from monitor.classify.countries import find_countries
 
 
 @pytest.mark.parametrize(

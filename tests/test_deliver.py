@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import Config, SmtpConfig
-from monitor.deliver import (
+from monitor.deliver.transports import (
     MaildirTransport,
     SmtpTransport,
     Transport,

@@ -19,13 +19,13 @@ import pytest
 from test_mail_headers import MAIL, THEMES, digest
 from test_outbox import Ledger, config_with, kst
 
-from monitor import outbox
-from monitor.alerts import notify_transport
 from monitor.config import Config, MailConfig, SmtpConfig
-from monitor.deliver import MaildirTransport, SmtpTransport, make_transport
-from monitor.digest import build_message
+from monitor.deliver.transports import MaildirTransport, SmtpTransport, make_transport
 from monitor.errors import DeliveryUncertainError, TemporaryDeliveryError
-from monitor.health import health_report
+from monitor.ops.alerts import notify_transport
+from monitor.ops.health import health_report
+from monitor.plan import outbox
+from monitor.render.digest import build_message
 
 from smtp_server import SmtpTestServer, running_smtp_server
 
@@ -77,8 +77,8 @@ class TestSevenBit:
         assert "외교부" in str(got[1].subject)
 
     def test_operator_alerts_are_7bit_too(self, tmp_path: Path) -> None:
-        from monitor.alerts import Alert, build_alert
-        from monitor.store import SourceHealth
+        from monitor.ops.alerts import Alert, build_alert
+        from monitor.store.sqlite import SourceHealth
 
         health = SourceHealth(
             "mofa-en",
@@ -400,7 +400,7 @@ class TestClockStepBack:
         """The row-order migration turns the time windows of a database in the field into row windows."""
         import sqlite3
 
-        from monitor.migrations import MIGRATIONS
+        from monitor.store.migrations import MIGRATIONS
 
         db = sqlite3.connect(tmp_path / "old.sqlite3")
         MIGRATIONS[0](db)

@@ -15,7 +15,9 @@ from typing import ClassVar
 import pytest
 
 from monitor.config import DEFAULT_THEME_IDS, MailConfig, SubscriberConfig
-from monitor.digest import (
+from monitor.deliver.mailmessage import unsubscribe_links
+from monitor.models import Attachment, Evidence, Release, ThemeTag
+from monitor.render.digest import (
     Digest,
     DigestItem,
     build_message,
@@ -28,10 +30,8 @@ from monitor.digest import (
     subject_for,
     verify_unsubscribe_token,
 )
-from monitor.digestview import describe_changes
-from monitor.mailmessage import unsubscribe_links
-from monitor.models import Attachment, Evidence, Release, ThemeTag
-from monitor.store import SeenRevision
+from monitor.render.view import describe_changes
+from monitor.store.sqlite import SeenRevision
 
 GOLDEN = Path(__file__).parent / "data" / "digest"
 KST = dt.timezone(dt.timedelta(hours=9))

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor import evaluate as evaluate_module
-from monitor.classify import Classifier
-from monitor.evaluate import (
+from monitor.classify import evaluate as evaluate_module
+from monitor.classify.evaluate import (
     Counts,
     Example,
     LabelsError,
@@ -24,6 +23,7 @@ from monitor.evaluate import (
     load_examples,
     main_eval,
 )
+from monitor.classify.themes import Classifier
 
 DATA = Path(__file__).parent / "data"
 DEV = DATA / "dev.jsonl"

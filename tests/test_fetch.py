@@ -1,4 +1,4 @@
-"""Tests for monitor.fetch against the local copy of the site; ``responses`` for decoding only."""
+"""Tests for monitor.fetch.http against the local copy of the site; ``responses`` for decoding only."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import responses
 
 from monitor import __version__
 from monitor.errors import FetchError, RobotsDisallowedError
-from monitor.fetch import (
+from monitor.fetch.http import (
     ROBOTS_TTL,
     Fetcher,
     FetchSettings,
@@ -150,7 +150,7 @@ class TestRetries:
         """Rate limiting: we wait as long as the server asks and log the retry at DEBUG (the
         poll's outcome is what a user is told; a retry that worked is not news)."""
         site.fault(LIST, 429, retry_after=7)
-        with caplog.at_level(logging.DEBUG, logger="monitor.fetch"):
+        with caplog.at_level(logging.DEBUG, logger="monitor.fetch.http"):
             assert make_fetcher().get(site.list_url()).status == 200
         assert fake_time.sleeps == [7.0]
         retries = [r for r in caplog.records if "429" in r.getMessage()]
@@ -308,7 +308,7 @@ class TestRobots:
     ) -> None:
         """A failing robots.txt must not stop monitoring a flaky site; we say so in the log."""
         site.fault("/robots.txt", 500, times=None)
-        with caplog.at_level(logging.WARNING, logger="monitor.fetch"):
+        with caplog.at_level(logging.WARNING, logger="monitor.fetch.http"):
             assert make_fetcher(retries=0).get(site.list_url()).status == 200
         assert any("allowing all" in r.getMessage() for r in caplog.records)
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from monitor import pipeline
-from monitor.cli import main
+from monitor.cli.parser import main
 from monitor.localsite.server import SiteServer
+from monitor.schedule import poll as pipeline
 
 MINISTRY = """\
 [service]
@@ -115,7 +115,7 @@ def test_no_demo_pointer_once_the_source_has_worked(
     offline: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A source that worked before and fails now is an outage, not a first run."""
-    from monitor.store import Store
+    from monitor.store.sqlite import Store
 
     (tmp_path / "config.toml").write_text(MINISTRY, encoding="utf-8")
     with Store.in_dir(tmp_path / "state") as store:

@@ -13,11 +13,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import Config, load_config
-from monitor.health import HealthContext, HealthServer, Metrics, health_report
-from monitor.mailmessage import make_unsubscribe_token
-from monitor.outbox import unsubscribe_secret
-from monitor.pipeline import SourceOutcome
-from monitor.store import Store, utcnow
+from monitor.deliver.mailmessage import make_unsubscribe_token
+from monitor.models import SourceOutcome
+from monitor.ops.health import HealthContext, HealthServer, Metrics, health_report
+from monitor.plan.outbox import unsubscribe_secret
+from monitor.store.sqlite import Store, utcnow
 
 URL = "http://127.0.0.1:9/eng/brd/m_5676/list.do"
 

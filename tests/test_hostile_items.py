@@ -12,7 +12,8 @@ import datetime as dt
 import pytest
 
 from monitor.errors import ParseError
-from monitor.sources import mofa, rss
+from monitor.parse import board as mofa
+from monitor.parse import feed as rss
 
 LIST_URL = "https://www.mofa.go.kr/eng/brd/m_5676/list.do?page=1"
 VIEW_URL = "https://www.mofa.go.kr/eng/brd/m_5676/view.do?seq=7"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import LockedError
-from monitor.lock import LOCK_NAME, StateLock
+from monitor.ops.lock import LOCK_NAME, StateLock
 
 
 class TestStateLock:
@@ -52,7 +52,7 @@ class TestStateLock:
         script = textwrap.dedent(
             f"""
             import sys, time
-            from monitor.lock import StateLock
+            from monitor.ops.lock import StateLock
             lock = StateLock({str(tmp_path)!r}); lock.acquire()
             print("locked", flush=True); time.sleep(60)
             """

@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from monitor.config import Config, MailConfig, SmtpConfig
-from monitor.deliver import MaildirTransport, SmtpTransport
-from monitor.digest import Digest, DigestItem, build_message, subject_for
-from monitor.mailmessage import header_value, safe_header_text
+from monitor.deliver.mailmessage import header_value, safe_header_text
+from monitor.deliver.transports import MaildirTransport, SmtpTransport
 from monitor.models import Release, release_id
+from monitor.render.digest import Digest, DigestItem, build_message, subject_for
 
 from smtp_server import SmtpTestServer
 
@@ -156,8 +156,8 @@ def test_the_legacy_decoder_reads_the_same_subject() -> None:
 
 
 def test_alert_subjects_are_encoded_the_same_way(tmp_path: Path) -> None:
-    from monitor.alerts import Alert, build_alert
-    from monitor.store import SourceHealth
+    from monitor.ops.alerts import Alert, build_alert
+    from monitor.store.sqlite import SourceHealth
 
     error = "listing title =?utf-8?q?=0D=0ABcc:_y@evil.example?= broke the parser"
     health = SourceHealth(

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor import outbox
 from monitor.config import Config, load_config
 from monitor.models import Attachment, Classification, Release, ThemeTag
-from monitor.store import Store
+from monitor.plan import outbox
+from monitor.store.sqlite import Store
 
 KST = dt.timezone(dt.timedelta(hours=9))
 NK = Classification((ThemeTag("north-korea", 9.0),), ("KP",), "test")
@@ -289,7 +289,7 @@ class TestSending:
     def test_a_digest_that_cannot_be_rendered_fails_alone(self, tmp_path: Path) -> None:
         """A ledger row whose address a mail header cannot hold (e.g. planned before the config
         check was tightened) fails only its own delivery."""
-        from monitor.deliver import MaildirTransport
+        from monitor.deliver.transports import MaildirTransport
 
         ledger = Ledger(
             config_with(

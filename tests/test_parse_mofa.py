@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from monitor.errors import ListingEmptyError, ParseError
 from monitor.models import Article, Attachment, Listing
-from monitor.sources.mofa import html_to_text, normalize_text, parse_article, parse_listing
-from monitor.sources.urls import canonical_article_url, listing_page_url, parse_article_ref
+from monitor.parse.board import html_to_text, normalize_text, parse_article, parse_listing
+from monitor.parse.urls import canonical_article_url, listing_page_url, parse_article_ref
 
 DATA = Path(__file__).parent / "data"
 SITE = DATA / "site"

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from monitor.errors import ListingEmptyError, ParseError
-from monitor.sources.mofa import parse_article
-from monitor.sources.rss import parse_feed
+from monitor.parse.board import parse_article
+from monitor.parse.feed import parse_feed
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "parse" / "golden" / "rss"

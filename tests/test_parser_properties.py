@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import ParseError
-from monitor.sources import mofa, rss
+from monitor.parse import board as mofa
+from monitor.parse import feed as rss
 
 DATA = Path(__file__).parent / "data"
 LIST_URL = "https://www.mofa.go.kr/eng/brd/m_5676/list.do?page=1"

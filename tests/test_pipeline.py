@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.app import App
 from monitor.config import Config, load_config
 from monitor.localsite import SiteServer
+from monitor.schedule.app import App
 
 CORPUS = [
     json.loads(line)
@@ -223,7 +223,7 @@ class TestFaults:
         app = app_for(live_site)
         app.tick()
         live_site.fault("/eng/brd/m_5676/list.do", kind, times=None)
-        with caplog.at_level(logging.ERROR, logger="monitor.pipeline"):
+        with caplog.at_level(logging.ERROR, logger="monitor.schedule.poll"):
             outcome = app.tick().poll.outcomes[0]
         assert outcome.error and message in outcome.error
         assert outcome.listing_empty == (kind == "empty_listing")

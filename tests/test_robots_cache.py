@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import RobotsDisallowedError
-from monitor.fetch import (
+from monitor.fetch.http import (
     ROBOTS_DISALLOW_TTL,
     ROBOTS_FAILURE_TTL,
     ROBOTS_MIN_TTL,
@@ -24,8 +24,8 @@ from monitor.fetch import (
     freshness_seconds,
 )
 from monitor.localsite import SiteServer
-from monitor.sourcestate import CachedRobots
-from monitor.store import Store
+from monitor.store.sourcestate import CachedRobots
+from monitor.store.sqlite import Store
 
 ALLOW = b"User-agent: *\nAllow: /\n"
 DENY = b"User-agent: *\nDisallow: /\n"

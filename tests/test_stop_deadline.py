@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import FetchError
-from monitor.fetch import Fetcher, FetchInterrupted, FetchSettings
+from monitor.fetch.http import Fetcher, FetchInterrupted, FetchSettings
 from monitor.localsite import SiteServer
 
 LIST = "/eng/brd/m_5676/list.do"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import StoreError
-from monitor.migrations import MIGRATIONS
 from monitor.models import Classification, Evidence, Release, ThemeTag
-from monitor.store import Store
+from monitor.store.migrations import MIGRATIONS
+from monitor.store.sqlite import Store
 
 UNTAGGED = Classification(themes=(), countries=(), version="test")
 

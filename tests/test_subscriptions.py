@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor import outbox
 from monitor.config import load_config
 from monitor.models import Classification, Release, ThemeTag
-from monitor.store import Store, utcnow
+from monitor.plan import outbox
+from monitor.store.sqlite import Store, utcnow
 
 NK = Classification((ThemeTag("north-korea", 9.0),), ("KP",), "test")
 CONFIG = """\

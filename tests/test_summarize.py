@@ -7,7 +7,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.summarize import clean_paragraphs, summarize
+from monitor.classify.summarize import clean_paragraphs, summarize
 
 LONG = " ".join(f"word{i}" for i in range(80))
 

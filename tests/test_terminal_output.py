@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from monitor.models import Classification, Release, ThemeTag
-from monitor.store import Store
-from monitor.terminal import for_terminal, json_for_terminal
+from monitor.ops.terminal import for_terminal, json_for_terminal
+from monitor.store.sqlite import Store
 
 #: Terminal-rewriting text of every kind: OSC title, CSI clear, one-byte C1 CSI, BEL, CR that
 #: returns to the start of the line, bidi override and isolate, line separator, DEL.
@@ -124,13 +124,13 @@ def test_log_lines_quoting_stored_text_are_harmless(
     """A log line quoting a hostile title or error (alerts, deferrals) leaves stderr inert."""
     import logging
 
-    from monitor.logs import setup_logging
+    from monitor.ops.logs import setup_logging
 
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     try:
         setup_logging(0, log_format)
-        logging.getLogger("monitor.alerts").error("ALERT source mofa-en is down: %s", HOSTILE)
+        logging.getLogger("monitor.ops.alerts").error("ALERT source mofa-en is down: %s", HOSTILE)
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)

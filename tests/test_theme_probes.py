@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.classify import Classifier
+from monitor.classify.themes import Classifier
 
 FILLER = " ".join(["The two sides discussed bilateral relations and agreed to meet again."] * 12)
 

@@ -64,7 +64,7 @@ class Page:
 
     status: int
     body: bytes
-    content_type: str = "text/html;charset=UTF-8"
+    content_type: str | None = "text/html;charset=UTF-8"  # None: no Content-Type header
     last_modified: float | None = None  # epoch seconds; with an ETag when set
     headers: tuple[tuple[str, str], ...] = ()  # extra headers, sent as given
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from email.utils import format_datetime
 
+from monitor.parse.feed import BRD_ID_BOARDS
+
 BOARD_TITLES = {
     "m_5676": "Press Releases",
     "m_5679": "Press Briefings",
@@ -25,7 +27,7 @@ BOARD_TITLES = {
     "m_4078": "대변인 브리핑",
 }
 #: RSS ``brdId`` → board, as on the real site.
-FEED_BOARDS = {302: "m_5676", 303: "m_5679", 235: "m_4080"}
+FEED_BOARDS = {int(brd_id): board for brd_id, board in BRD_ID_BOARDS.items()}
 PAGE_SIZE = 10
 FEED_SIZE = 30
 

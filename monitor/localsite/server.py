@@ -144,7 +144,7 @@ class SiteServer:
         if self._httpd is None:
             raise RuntimeError("SiteServer is not running; call start()")
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def url(self, path: str) -> str:
         """Absolute URL for a path on this server (``/eng/brd/m_5676/list.do?page=2``)."""

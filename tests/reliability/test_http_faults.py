@@ -23,13 +23,13 @@ from typing import Any
 import pytest
 from faultkit import MaildirSink, Tally, rng
 
-from monitor.app import App
 from monitor.config import load_config
-from monitor.health import health_report
-from monitor.http_retry import PoliteRetry
+from monitor.fetch.retry import PoliteRetry
 from monitor.localsite.handler import Page
 from monitor.localsite.pages import render_article
 from monitor.localsite.server import SiteServer
+from monitor.ops.health import health_report
+from monitor.schedule.app import App
 
 LIST = "/eng/brd/m_5676/list.do"
 READER = "desk@example.org"

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from faultkit import MaildirSink, Tally, rng
 
-from monitor.app import App
 from monitor.config import load_config
-from monitor.health import health_report
 from monitor.localsite.server import SiteServer
-from monitor.store import utcnow
+from monitor.ops.health import health_report
+from monitor.schedule.app import App
+from monitor.store.sqlite import utcnow
 
 READER = "desk@example.org"
 

@@ -25,11 +25,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 from faultkit import SmtpSink, Tally, rng
 
-from monitor.app import App
 from monitor.config import load_config
-from monitor.health import health_report
 from monitor.localsite.server import SiteServer
-from monitor.store import utcnow
+from monitor.ops.health import health_report
+from monitor.schedule.app import App
+from monitor.store.sqlite import utcnow
 
 from smtp_server import (
     HOST,

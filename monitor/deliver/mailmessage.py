@@ -1,0 +1,257 @@
+"""Header hygiene and unsubscribe links: the parts of a digest mail that face mail servers.
+
+Scraped text reaches headers (a release title becomes a Subject), so everything that goes into a
+header passes :func:`safe_header_text` first: a CR/LF in a title must never become a ``Bcc:``.
+Unsubscribe links carry an HMAC token that encodes the address, so a one-click endpoint can
+verify a request without a database lookup and nobody can unsubscribe someone else.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import itertools
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from email.charset import Charset
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import default
+from email.utils import parseaddr
+from urllib.parse import quote
+
+logger = logging.getLogger(__name__)
+
+# Bidi embeddings/overrides/isolates and zero-width joiners: invisible, and able to make a
+# Subject read differently from what it says ("Trojan Source"-style reordering).
+_BIDI_AND_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_WHITESPACE = re.compile(r"\s+")
+_TOKEN_CONTEXT = b"mofa-monitor unsubscribe v1\x00"
+
+# Headers set as objects fold as usual; raw values we fold ourselves (List-Unsubscribe, and every
+# header holding text from outside: see set_text_header) are kept as built. ``cte_type="7bit"``
+# makes every body part quoted-printable or base64 when it is not plain ASCII, so the message is
+# acceptable to a relay that does not offer 8BITMIME (RFC 6152) without declaring anything.
+MAIL_POLICY = default.clone(refold_source="none", cte_type="7bit")
+
+# RFC 2047 §2: an encoded word is at most 75 characters, a line holding one at most 76.
+_ENCODED_WORD_MAX = 75
+_ENCODED_LINE_MAX = 76
+_PLAIN_LINE_MAX = 78  # RFC 5322 §2.1.1's recommended line length
+_UTF8 = Charset("utf-8")
+
+
+def strip_controls(text: str, *, keep_newlines: bool = False) -> str:
+    """Remove control characters (Unicode category Cc) and bidi/invisible format characters.
+
+    Lone surrogates (category Cs, which no UTF-8 mail can carry) become U+FFFD. A CR becomes a
+    line break, so no bare CR survives into a mail body.
+    """
+    kept = "\n" if keep_newlines else ""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _BIDI_AND_INVISIBLE.sub("", text)
+    return "".join(_clean_char(ch, kept) for ch in text)
+
+
+def _clean_char(ch: str, kept: str) -> str:
+    category = unicodedata.category(ch)
+    if category == "Cc" and ch not in kept and ch != "\t":
+        return " "
+    return "\ufffd" if category == "Cs" else ch
+
+
+def safe_header_text(text: str, limit: int = 200) -> str:
+    """One clean header line: no CR/LF or control characters, whitespace collapsed, capped with "…".
+
+    Non-ASCII text is kept as is; :mod:`email` encodes it per RFC 2047 when the message is
+    serialised, so a Korean title survives the trip.
+    """
+    line = _WHITESPACE.sub(" ", strip_controls(text)).strip()
+    if len(line) <= limit:
+        return line
+    return line[: max(limit - 1, 0)].rstrip() + "…"
+
+
+def _plain_word(word: str) -> bool:
+    """A word that may stand in a header as is: printable ASCII that no reader can take for an
+    RFC 2047 encoded word (which starts with ``=?``)."""
+    return word.isascii() and word.isprintable() and "=?" not in word
+
+
+def header_value(text: str, *, name: str) -> str:
+    """The folded raw value of an unstructured header (RFC 5322 §2.2.3) holding ``text`` exactly.
+
+    ``text`` is one clean line (see :func:`safe_header_text`). The leading run of plain ASCII
+    words stays readable; from the first word that is not plain (non-ASCII, or text that looks
+    like an encoded word such as ``=?utf-8?q?=0D=0A?=``) the rest is RFC 2047 encoded as UTF-8,
+    so a reader decodes exactly ``text`` and never header syntax hidden in it. Encoded words
+    hold whole characters and at most 75 characters, each on a line of at most 76 (RFC 2047 §2);
+    the space between two encoded words is inside them, since decoders drop the space between
+    adjacent encoded words (RFC 2047 §6.2). Lines join with ``"\n "``: set the value with
+    ``EmailMessage.set_raw`` under :data:`MAIL_POLICY`, which writes the folds as they are.
+    """
+    words = text.split(" ")
+    cut = next((i for i, word in enumerate(words) if not _plain_word(word)), len(words))
+    lines: list[str] = []
+    line = f"{name}:"
+    for word in words[:cut]:
+        if len(line) + 1 + len(word) > _PLAIN_LINE_MAX and line != f"{name}:":
+            lines.append(line)
+            line = ""
+        line += " " + word
+    rest = " ".join(words[cut:])
+    if rest:
+        room = _ENCODED_LINE_MAX - len(line) - 1
+        if room < 30:  # too little room for an encoded word of any character: a new line
+            lines.append(line)
+            line, room = "", _ENCODED_LINE_MAX - 1
+        encoded = _UTF8.header_encode_lines(
+            rest, itertools.chain([min(room, _ENCODED_WORD_MAX)], itertools.repeat(72))
+        )
+        for number, encoded_word in enumerate(encoded):
+            if number:
+                lines.append(line)
+                line = ""
+            line += " " + (encoded_word or "")  # typeshed allows None; the encoder yields none
+    lines.append(line)
+    return "\n".join(lines)[len(name) + 2 :]
+
+
+def set_text_header(message: EmailMessage, name: str, text: str, limit: int = 200) -> None:
+    """Set header ``name`` to ``text`` cleaned by :func:`safe_header_text` and encoded by
+    :func:`header_value`: the one way outside text (titles, error messages) enters a header.
+
+    Setting ``message[name] = text`` instead would let :mod:`email` parse ``text`` as header
+    syntax and decode any encoded word in it, CR/LF included — a header injection.
+    """
+    message.set_raw(name, header_value(safe_header_text(text, limit), name=name))
+
+
+def mailbox_value(name: str | None, addr_spec: str, *, header: str) -> str:
+    """The raw value of an address header (``To``, ``From``) for one mailbox, built here.
+
+    :mod:`email` decodes encoded words in a display name while folding, so a name such as
+    ``Desk =?utf-8?q?=0D=0ABcc:_x@evil.example?=`` would write a ``Bcc:`` field even through a
+    :class:`~email.headerregistry.Address`. So the name is cleaned by :func:`safe_header_text`,
+    then written as a quoted-string when it is plain ASCII, or else as one UTF-8 encoded word
+    (allowed in a display name's phrase, RFC 2047 §5(3); :mod:`email.charset` uses only the
+    characters that section allows), shortened with "…" to fit one. Raises ValueError for an
+    address no header can hold.
+    """
+    Address(addr_spec=addr_spec)  # e.g. "a..b@example.org": ValueError
+    if not addr_spec.isascii() or any(ch in addr_spec for ch in "<>\r\n \t"):
+        raise ValueError(f"{addr_spec!r} cannot stand in a mail header without SMTPUTF8")
+    clean = safe_header_text(name or "", 80)
+    if not clean:
+        return addr_spec
+    if all(_plain_word(word) for word in clean.split(" ")):
+        quoted = clean.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{quoted}" <{addr_spec}>'
+    # One encoded word: readers such as Python's own keep the folding space between two encoded
+    # words of a display name (RFC 2047 §6.2 says to drop it), so a longer name is shortened.
+    room = min(_ENCODED_LINE_MAX - len(header) - 2, _ENCODED_WORD_MAX)
+    while len(words := _UTF8.header_encode_lines(clean, itertools.repeat(room))) > 1:
+        clean = clean[: max(len(clean) - 2, 1)].rstrip() + "…"
+    return f"{words[0]}\n <{addr_spec}>"
+
+
+def set_mailbox_header(message: EmailMessage, name: str, mailbox: str) -> None:
+    """Set ``name`` to ``"Display Name <addr>"`` or ``addr`` via :func:`mailbox_value`."""
+    display, addr = parseaddr(mailbox)
+    if not addr:
+        raise ValueError(f"{mailbox!r} is not a mailbox")
+    message.set_raw(name, mailbox_value(display, addr, header=name))
+
+
+def address_of(mailbox: str) -> str:
+    """The bare address of ``"Name <addr>"`` or ``"addr"``."""
+    return parseaddr(mailbox)[1]
+
+
+def mail_domain(mailbox: str) -> str:
+    """The domain of a mailbox, for Message-IDs; ``mofa-monitor.invalid`` when it has none."""
+    return address_of(mailbox).rpartition("@")[2] or "mofa-monitor.invalid"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _signature(secret: bytes, email: str) -> bytes:
+    return hmac.new(secret, _TOKEN_CONTEXT + email.encode("utf-8"), hashlib.sha256).digest()
+
+
+def make_unsubscribe_token(secret: bytes, email: str) -> str:
+    """``<base64url(address)>.<base64url(HMAC-SHA256)>``: the address travels in the token."""
+    if not secret:
+        raise ValueError("the unsubscribe secret must not be empty")
+    return f"{_b64(email.encode('utf-8'))}.{_b64(_signature(secret, email))}"
+
+
+def verify_unsubscribe_token(secret: bytes, token: str) -> str | None:
+    """The address a token was made for, or None when it is malformed or not ours."""
+    if not secret or not isinstance(token, str) or token.count(".") != 1:
+        return None
+    encoded_email, encoded_sig = token.split(".")
+    try:
+        email = _unb64(encoded_email).decode("utf-8")
+        signature = _unb64(encoded_sig)
+    except (binascii.Error, ValueError):
+        return None
+    if not hmac.compare_digest(signature, _signature(secret, email)):
+        return None
+    return email
+
+
+@dataclass(frozen=True, slots=True)
+class UnsubscribeLinks:
+    """Where a reader goes to stop the mail: always a ``mailto:``, an https link when configured.
+
+    ``manage`` says, in one sentence, how to change (not end) a subscription.
+    """
+
+    mailto: str
+    https: str | None = None
+    manage: str = ""
+
+    def header(self) -> str:
+        """The ``List-Unsubscribe`` value (RFC 2369): https first, as RFC 8058 clients prefer.
+
+        Folded by hand after each comma: set it with ``set_raw`` under :data:`MAIL_POLICY`,
+        because :mod:`email` would otherwise RFC 2047-encode the long URL, which clients cannot
+        follow.
+        """
+        links = [self.https] if self.https else []
+        return ",\n ".join(f"<{link}>" for link in [*links, self.mailto])
+
+
+def unsubscribe_links(
+    from_mailbox: str, subscriber_email: str, *, url: str | None, secret: bytes | None
+) -> UnsubscribeLinks:
+    """Build the links for one subscriber.
+
+    The ``mailto:`` goes to the From address with subject ``unsubscribe <address>`` so the
+    operator (or a mail filter) sees who asked. The https link is ``<url>?token=<token>`` and
+    appears only when both ``[mail] unsubscribe_url`` and the secret are set.
+    """
+    sender = address_of(from_mailbox)
+    mailto = f"mailto:{sender}?subject={quote('unsubscribe ' + subscriber_email, safe='')}"
+    https = None
+    if url and secret:
+        joiner = "&" if "?" in url else "?"
+        https = f"{url}{joiner}token={make_unsubscribe_token(secret, subscriber_email)}"
+    elif url:
+        logger.warning("unsubscribe_url is set but no secret is available; sending mailto only")
+    manage = (
+        f"To change your themes, keywords or frequency, write to {sender}; "
+        "subscriptions are kept in the monitor's configuration."
+    )
+    return UnsubscribeLinks(mailto=mailto, https=https, manage=manage)

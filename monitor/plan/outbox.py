@@ -1,0 +1,417 @@
+"""The outbox: decide which digests are due, freeze them, and send them exactly once.
+
+Planning computes due periods from the clock and the database alone (never from scheduler
+memory), so a digest whose hour passed while the service was down is planned when it comes back —
+once, because deliveries are keyed ``(subscriber, digest_key)``. Each subscriber has a planning
+window; every release first seen inside it is considered for them exactly once, and the window
+moves in the same transaction that freezes the digest.
+
+Sending claims one delivery at a time with a lease, sends it, and commits ``sent`` right after the
+transport accepted it. A crash repeats at most the message in flight (never for Maildir, whose
+file name is derived from the delivery).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from zoneinfo import ZoneInfo
+
+from monitor.config import Config, SubscriberConfig
+from monitor.deliver.mailmessage import mail_domain
+from monitor.deliver.transports import Transport
+from monitor.errors import (
+    DeliveryUncertainError,
+    PermanentDeliveryError,
+    RecipientRefusedError,
+    TemporaryDeliveryError,
+)
+from monitor.models import Release
+from monitor.render.digest import Digest, DigestItem, build_message, local_time_label, matches
+from monitor.render.view import describe_changes
+from monitor.store.sqlite import Delivery, PlanningWindow, Store
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(minutes=5)
+MAX_BACKOFF = dt.timedelta(hours=1)
+UNSUBSCRIBE_SECRET_KEY = "unsubscribe_secret"
+
+
+@dataclass(frozen=True, slots=True)
+class DuePeriod:
+    """A digest period that is due: its ledger key, when it fell due, and a label for people."""
+
+    key: str
+    due_at: dt.datetime
+    label: str
+
+
+@dataclass(slots=True)
+class SendReport:
+    """What one pass of the sender did."""
+
+    sent: list[str] = field(default_factory=list)
+    retry: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def period_label(key: str, created_at: dt.datetime, zone: str, weekday: int = 0) -> str:
+    """What a digest covers, for people: "28 Nov 2026", "23–30 Nov 2026", "28 Nov 2026, 09:31 KST"
+    (days of the subscriber's zone; a time in it, labelled).
+
+    A weekly key names the ISO week of its send day (``weekday``, Monday 0); the digest covers
+    the seven days up to that day, so it is labelled with those — not the week just begun.
+    """
+    kind, _, value = key.partition(":")
+    if kind == "daily":
+        return dt.date.fromisoformat(value).strftime("%-d %b %Y")
+    if kind == "weekly":
+        year, _, week = value.partition("-W")
+        sent = dt.date.fromisocalendar(int(year), int(week), weekday + 1)
+        return day_range(sent - dt.timedelta(days=7), sent)
+    local = created_at.astimezone(ZoneInfo(zone))
+    return f"{local:%-d %b %Y, %H:%M} {local_time_label(local).rpartition(' ')[2]}"
+
+
+def day_range(first: dt.date, last: dt.date) -> str:
+    """ "23–30 Nov 2026", "27 Nov – 4 Dec 2026", "28 Dec 2026 – 4 Jan 2027"."""
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{last:%-d %b %Y}"
+    if first.year == last.year:
+        return f"{first:%-d %b} – {last:%-d %b %Y}"
+    return f"{first:%-d %b %Y} – {last:%-d %b %Y}"
+
+
+def due_period(sub: SubscriberConfig, now: dt.datetime, poll_run: int | None) -> DuePeriod | None:
+    """The latest period of this subscriber whose send time has passed, or None if none applies.
+
+    ``immediate`` digests are tied to a poll run; ``daily``/``weekly`` fall due at ``send_at``
+    local time in the subscriber's zone (on ``weekday`` for weekly).
+    """
+    if sub.frequency == "immediate":
+        if poll_run is None:
+            return None
+        key = f"immediate:{poll_run}"
+        return DuePeriod(key, now, period_label(key, now, sub.timezone))
+    zone = ZoneInfo(sub.timezone)
+    local = now.astimezone(zone)
+    day = local.date()
+    if local.time() < sub.send_at:
+        day -= dt.timedelta(days=1)
+    if sub.frequency == "weekly":
+        day -= dt.timedelta(days=(day.weekday() - sub.weekday_index) % 7)
+        year, week, _ = day.isocalendar()
+        key = f"weekly:{year}-W{week:02d}"
+    else:
+        key = f"daily:{day.isoformat()}"
+    due_at = dt.datetime.combine(day, sub.send_at, tzinfo=zone)
+    return DuePeriod(key, due_at, period_label(key, due_at, sub.timezone, sub.weekday_index))
+
+
+def new_message_id(config: Config, key: str) -> str:
+    """A Message-ID frozen at planning, so a retried send carries the same one."""
+    return f"<{uuid.uuid4().hex}.{key.replace(':', '-')}@{mail_domain(config.mail.from_)}>"
+
+
+def plan_due(
+    config: Config,
+    store: Store,
+    *,
+    now: dt.datetime,
+    poll_run: int | None = None,
+    release_filter: Callable[[SubscriberConfig, Release], bool] = matches,
+) -> list[str]:
+    """Freeze every digest that is due now; returns the keys planned (``email key``)."""
+    suppressed = store.suppressed()
+    planned = []
+    for sub in config.subscribers:
+        if sub.email.lower() in suppressed:
+            continue
+        period = due_period(sub, now, poll_run)
+        if period is not None and _plan_one(config, store, sub, period, now, release_filter):
+            planned.append(f"{sub.email} {period.key}")
+    return planned
+
+
+def _plan_one(
+    config: Config,
+    store: Store,
+    sub: SubscriberConfig,
+    period: DuePeriod,
+    now: dt.datetime,
+    release_filter: Callable[[SubscriberConfig, Release], bool],
+) -> bool:
+    window = store.planning_window(sub.email)
+    if window is None:
+        return False
+    if period.due_at <= window.added_at or store.has_delivery(sub.email, period.key):
+        return False
+    through = store.watermarks()
+    due = _due_items(store, sub, window, through, release_filter)
+    items = [(row_id, revision, item.updated) for row_id, revision, item in due]
+    message_id = new_message_id(config, period.key)
+    allow_empty = sub.send_empty and sub.frequency != "immediate"  # "immediate" means "on news"
+    return store.plan_delivery(
+        sub.email, period.key, message_id, items, through=through, now=now, allow_empty=allow_empty
+    )
+
+
+def _due_items(
+    store: Store,
+    sub: SubscriberConfig,
+    window: PlanningWindow,
+    through: tuple[int, int],
+    release_filter: Callable[[SubscriberConfig, Release], bool],
+) -> list[tuple[int, int, DigestItem]]:
+    """(row id, revision, item) of what the subscriber is due since their window last moved.
+
+    The window is a range of row ids (:meth:`Store.watermarks`), not of times: a release first
+    seen while the clock was stepped back is still after the window, and still mailed.
+    """
+    candidates = store.candidate_releases(sub.email, window, through)
+    releases = store.releases_by_row([row_id for row_id, _, _ in candidates])
+    return [
+        (row_id, revision, item_for(store, sub.email, releases[row_id], row_id, updated))
+        for row_id, revision, updated in candidates
+        if row_id in releases
+        and release_filter(sub, releases[row_id])
+        and (sub.updates or not updated)
+    ]
+
+
+def item_for(
+    store: Store,
+    email: str,
+    release: Release,
+    row_id: int,
+    updated: bool,
+    delivery_id: int | None = None,
+) -> DigestItem:
+    """A digest item; an update says what changed since the revision the reader last got."""
+    if not updated:
+        return DigestItem(release)
+    seen = store.last_seen_revision(email, row_id, before_delivery=delivery_id)
+    return DigestItem(release, True, describe_changes(seen, release) if seen else "")
+
+
+def preview(config: Config, store: Store, sub: SubscriberConfig, now: dt.datetime) -> Digest:
+    """The digest this subscriber would get if their period fell due now; writes nothing."""
+    through = store.watermarks()
+    window = store.planning_window(sub.email) or PlanningWindow(now, *through[:1], *through)
+    items = tuple(item for _, _, item in _due_items(store, sub, window, through, matches))
+    return Digest(
+        subscriber_email=sub.email,
+        subscriber_name=sub.name,
+        key="preview",
+        label=period_label("preview", now, sub.timezone),
+        items=items,
+        message_id=new_message_id(config, "preview"),
+        created_at=now,
+        followed=tuple(sub.themes or ()),
+        timezone=sub.timezone,
+    )
+
+
+def unsubscribe_secret(config: Config, store: Store) -> bytes:
+    """The HMAC key of unsubscribe links: from the environment if configured, else generated once."""
+    if config.mail.unsubscribe_secret_env:
+        value = os.environ.get(config.mail.unsubscribe_secret_env)
+        if value:
+            return value.encode()
+        log.warning(
+            "%s is not set; using the generated unsubscribe secret",
+            config.mail.unsubscribe_secret_env,
+        )
+    return store.set_setting_once(UNSUBSCRIBE_SECRET_KEY, secrets.token_urlsafe(32)).encode()
+
+
+def digest_for(
+    config: Config, store: Store, delivery: Delivery
+) -> tuple[Digest, SubscriberConfig | None]:
+    """Rebuild the frozen digest of a delivery from the ledger."""
+    sub = config.subscriber(delivery.subscriber)
+    items = store.delivery_items(delivery.id)
+    releases = store.releases_by_row([row_id for row_id, _ in items])
+    digest_items = tuple(
+        item_for(store, delivery.subscriber, releases[row_id], row_id, updated, delivery.id)
+        for row_id, updated in items
+        if row_id in releases
+    )
+    digest = Digest(
+        subscriber_email=delivery.subscriber,
+        subscriber_name=sub.name if sub else None,
+        key=delivery.digest_key,
+        label=period_label(
+            delivery.digest_key,
+            delivery.created_at,
+            sub.timezone if sub else "UTC",
+            sub.weekday_index if sub else 0,
+        ),
+        items=digest_items,
+        message_id=delivery.message_id,
+        created_at=delivery.created_at,
+        followed=tuple(sub.themes or ()) if sub else (),
+        timezone=sub.timezone if sub else "UTC",
+    )
+    return digest, sub
+
+
+def render(
+    config: Config, store: Store, delivery: Delivery, theme_names: Mapping[str, str], secret: bytes
+) -> EmailMessage:
+    """The e-mail of a delivery, identical on every retry (same items, Message-ID and Date)."""
+    digest, sub = digest_for(config, store, delivery)
+    return build_message(
+        digest,
+        config.mail,
+        format=sub.format if sub else "html",
+        theme_names=theme_names,
+        unsubscribe_secret=secret,
+    )
+
+
+def send_due(
+    config: Config,
+    store: Store,
+    transport: Transport,
+    theme_names: Mapping[str, str],
+    *,
+    now: Callable[[], dt.datetime],
+) -> SendReport:
+    """Send every due delivery; one failing recipient never blocks the others.
+
+    Each outcome also updates the transport's health (:meth:`Store.record_transport_failure`),
+    which ``status``, ``/healthz`` and the operator alert (:func:`monitor.ops.alerts.notify_transport`)
+    report. A send whose outcome is uncertain (the data went out, no final reply came) is sent
+    once more at most, then failed — so it costs at most one duplicate, like a crash.
+    """
+    report = SendReport()
+    suppressed = store.suppressed()
+    secret = unsubscribe_secret(config, store)
+    while (delivery := store.claim_delivery(now(), LEASE)) is not None:
+        label = f"{delivery.subscriber} {delivery.digest_key}"
+        if delivery.subscriber in suppressed:
+            store.mark_failed(delivery.id, "unsubscribed before sending")
+            report.failed.append(label)
+            continue
+        try:
+            message = render(config, store, delivery, theme_names, secret)
+        except ValueError as exc:  # e.g. an address no header can hold: retrying cannot help
+            store.mark_failed(delivery.id, f"cannot build the message: {exc}")
+            log.exception("delivery %s failed for good: cannot build the message", label)
+            report.failed.append(label)
+            continue
+        try:
+            transport.send(delivery.message_id, message)
+        except DeliveryUncertainError as exc:
+            _uncertain(store, delivery, label, exc, now(), report)
+            continue
+        except TemporaryDeliveryError as exc:
+            retry_at = now() + _backoff(delivery.attempts)
+            store.mark_retry(delivery.id, str(exc), retry_at)
+            store.record_transport_failure(str(exc), now())
+            log.warning(
+                "delivery %s deferred until %s: %s",
+                label,
+                retry_at.isoformat(timespec="seconds"),
+                exc,
+            )
+            report.retry.append(label)
+            continue
+        except PermanentDeliveryError as exc:
+            store.mark_failed(delivery.id, str(exc))
+            if not isinstance(exc, RecipientRefusedError):  # the relay refuses our messages
+                store.record_transport_failure(str(exc), now())
+            log.error("delivery %s failed for good: %s", label, exc)
+            report.failed.append(label)
+            continue
+        store.mark_sent(delivery.id, now())
+        store.record_transport_success(now())
+        log.info("delivered %s", label)
+        report.sent.append(label)
+    from monitor.ops.alerts import notify_transport  # alerts send through this module's transports
+
+    notify_transport(config, store, transport, now())
+    return report
+
+
+#: How often a delivery with an uncertain outcome is sent again: once, so at most one duplicate.
+UNCERTAIN_RESENDS = 1
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    return min(MAX_BACKOFF, dt.timedelta(seconds=30 * 2 ** min(attempts, 10)))
+
+
+def _uncertain(
+    store: Store,
+    delivery: Delivery,
+    label: str,
+    exc: DeliveryUncertainError,
+    now: dt.datetime,
+    report: SendReport,
+) -> None:
+    """Record an uncertain outcome: resend once (the relay may have lost it), then stop."""
+    store.record_transport_failure(str(exc), now)
+    if delivery.uncertain < UNCERTAIN_RESENDS:
+        retry_at = now + _backoff(delivery.attempts)
+        store.mark_uncertain(
+            delivery.id,
+            f"delivery uncertain, will be sent once more: {exc}",
+            retry_at,
+            give_up=False,
+        )
+        log.warning("delivery %s uncertain; sending it once more at %s: %s", label, retry_at, exc)
+        report.retry.append(label)
+        return
+    store.mark_uncertain(
+        delivery.id,
+        f"delivery uncertain twice, not sent again to avoid more duplicates "
+        f"(check the recipient's mailbox): {exc}",
+        now,
+        give_up=True,
+    )
+    log.error("delivery %s uncertain twice; not sending it again: %s", label, exc)
+    report.failed.append(label)
+
+
+def status_lines(store: Store, now: dt.datetime, *, limit: int = 10) -> list[str]:
+    """What ``status`` says about mail: the transport's health, then deliveries that need a look
+    (pending with an error, failed, uncertain), newest first. Text may hold scraped or server
+    text: neutralise it before printing."""
+    health = store.transport_health()
+    if health.failing_since is not None:
+        lines = [
+            f"mail transport: FAILING since {_local(health.failing_since)} "
+            f"({health.consecutive_failures} failed attempt(s) in a row): {health.last_error}"
+        ]
+    elif health.last_success_at is not None:
+        lines = [f"mail transport: OK (last delivery {_local(health.last_success_at)})"]
+    else:
+        lines = ["mail transport: nothing delivered yet"]
+    troubled = [
+        d
+        for d in store.deliveries(limit=200)
+        if d.status == "failed" or d.uncertain or (d.status == "pending" and d.last_error)
+    ]
+    for d in troubled[:limit]:
+        state = d.status + (" (uncertain)" if d.uncertain else "")
+        when = f", next try {_local(d.next_attempt_at)}" if d.status == "pending" else ""
+        lines.append(
+            f"  {state} {d.subscriber} {d.digest_key}: {d.attempts} attempt(s){when}: "
+            f"{d.last_error or ''}".rstrip(": ")
+        )
+    if len(troubled) > limit:
+        lines.append(f"  … and {len(troubled) - limit} more")
+    return lines
+
+
+def _local(value: dt.datetime) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")

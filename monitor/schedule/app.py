@@ -1,0 +1,132 @@
+"""The assembled application: config, store, classifier and transport wired together once.
+
+The CLI's one-shot commands and the service's scheduled jobs both call these methods, so that
+``run-once`` is exactly one scheduler tick and the service is that, on a timer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+from monitor.classify.themes import Classifier, Taxonomy, ThemeSpec, load_default_taxonomy
+from monitor.closing import Closing
+from monitor.config import Config, ThemeConfig
+from monitor.deliver.transports import Transport, make_transport
+from monitor.ops import alerts
+from monitor.plan import outbox
+from monitor.schedule.poll import Poller, PollReport
+from monitor.store.sqlite import Store, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """One tick: what polling found, what was planned and what was sent."""
+
+    poll: PollReport | None
+    planned: tuple[str, ...]
+    send: outbox.SendReport | None
+
+
+def theme_spec(theme: ThemeConfig) -> ThemeSpec:
+    """A config ``[[themes]]`` entry as the classifier's spec.
+
+    One ``patterns`` list: the classifier matches those containing Hangul as substrings
+    (particles attach to Korean nouns) and the others as whole-word regexes.
+    """
+    return ThemeSpec(
+        id=theme.id,
+        name=theme.name or "",
+        description=theme.description or "",
+        patterns=list(theme.patterns),
+        mode=theme.mode,
+        weights=dict(theme.weights) if theme.weights else None,
+        threshold=theme.threshold,
+    )
+
+
+def build_taxonomy(config: Config) -> Taxonomy:
+    """The packaged themes with the config's additions and overrides applied."""
+    return load_default_taxonomy().with_overrides(theme_spec(t) for t in config.themes)
+
+
+class App(Closing):
+    """Everything one process needs, built from one validated config."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.cancel = cancel  # set when the process stops: HTTP requests in flight end at once
+        self.store = Store.in_dir(config.state_dir)
+        self.store.sync_subscribers(s.email for s in config.subscribers)
+
+    @cached_property
+    def classifier(self) -> Classifier:
+        """Built on first use: compiling the rules takes most of a second, which read-only
+        commands such as ``status`` should not pay."""
+        return Classifier(build_taxonomy(self.config))
+
+    @cached_property
+    def poller(self) -> Poller:
+        """The source poller (one HTTP session per source), built on first use."""
+        return Poller(self.config, self.store, self.classifier, cancel=self.cancel)
+
+    def close(self) -> None:
+        """Release HTTP sessions and the database."""
+        if "poller" in self.__dict__:
+            self.poller.close()
+        self.store.close()
+
+    @cached_property
+    def theme_names(self) -> dict[str, str]:
+        """Theme id → display name, for digests."""
+        return {spec.id: spec.name or spec.id for spec in self.classifier.taxonomy.specs}
+
+    def reclaim_interrupted_sends(self) -> None:
+        """Make deliveries leased by a process that died sendable now, not when the lease ends.
+
+        Call only while holding the state lock: then no other sender can be mid-send.
+        """
+        count = self.store.release_leases()
+        if count:
+            log.warning("%d delivery(ies) interrupted by a crash will be sent again", count)
+
+    def transport(self) -> Transport:
+        """A fresh transport for one batch of sends (one SMTP connection per batch)."""
+        return make_transport(self.config)
+
+    def tick(self, *, send: bool = True) -> TickReport:
+        """Poll every source, then plan and send what is due; ``send=False`` is a silent baseline."""
+        poll = self.poller.poll_all(baseline_only=not send)
+        if not send:
+            return TickReport(poll, (), None)
+        # -- operator alerts (monitor/alerts.py): one mail when a source goes down, one when back
+        alerts.notify_operator(self.config, self.store, poll.outcomes, self.transport)
+        # -- end operator alerts
+        planned, sent = self.plan_and_send(poll_run=poll.run_id)
+        return TickReport(poll, planned, sent)
+
+    def plan_and_send(
+        self, *, poll_run: int | None = None
+    ) -> tuple[tuple[str, ...], outbox.SendReport]:
+        """Freeze every due digest and send every pending delivery."""
+        planned = tuple(
+            outbox.plan_due(self.config, self.store, now=self.clock(), poll_run=poll_run)
+        )
+        with self.transport() as transport:
+            sent = outbox.send_due(
+                self.config, self.store, transport, self.theme_names, now=self.clock
+            )
+        return planned, sent
