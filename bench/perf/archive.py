@@ -13,6 +13,7 @@ and a hash of the inputs, and copied before use: a bench run never writes into t
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -112,7 +113,9 @@ def build(size: int, *, log: bool = True) -> Path:
         app = _product.App(config)
         classifier = app.classifier
         classes: dict[int, object] = {}
-        store.ensure_source("mofa-en", "mofa-board", "https://www.mofa.go.kr/eng/brd/m_5676/list.do")
+        store.ensure_source(
+            "mofa-en", "mofa-board", "https://www.mofa.go.kr/eng/brd/m_5676/list.do"
+        )
         run_id = store.start_poll_run()
         for i in range(size):
             entry = rows[i % len(rows)]
@@ -163,7 +166,7 @@ def database_name() -> str:
 
 def text_bytes(db: Path) -> tuple[int, int]:
     """(releases, bytes of title + body in UTF-8) of an archive."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?immutable=1", uri=True)) as conn:
         count, size = conn.execute(
             "SELECT COUNT(*), SUM(LENGTH(CAST(title AS BLOB)) + LENGTH(CAST(body AS BLOB))) "
             "FROM releases"

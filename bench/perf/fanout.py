@@ -51,6 +51,13 @@ def groups() -> list[dict[str, object]]:
     ]
 
 
+def minimum_renders() -> tuple[int, int]:
+    """(template renders, CSS inlinings) of rendering each distinct digest once: a text part
+    each, plus an HTML part (one render, one inlining) for the HTML profiles."""
+    html = sum(1 for g in groups() if g["format"] == "html")
+    return len(groups()) + html, html
+
+
 def subscribers(n: int) -> list[dict[str, object]]:
     """``n`` subscribers spread over the five profiles (round robin)."""
     profiles = groups()
