@@ -7,7 +7,8 @@ seq shifted by a million per lap, so every (board, seq) is unique. Every row goe
 :meth:`Store.insert_release` with the product's classifier, so the file is what the product
 itself would have written; only durability is relaxed while building (``synchronous=OFF``).
 
-The result is kept in ``~/.cache/mofa-bench/`` under a name holding the schema version, the size
+The result is kept in ``~/.cache/mofa-bench/`` under a name holding the schema version, the
+recipe version (:data:`RECIPE`), the size
 and a hash of the inputs, and copied before use: a bench run never writes into the cache.
 """
 
@@ -32,6 +33,8 @@ BODY_FILES = (
     REPO / "monitor" / "data" / "demo_releases.jsonl",
 )
 CACHE = Path(os.environ.get("MOFA_BENCH_CACHE", Path.home() / ".cache" / "mofa-bench"))
+#: Bumped when the way archives are built changes, so cached ones are rebuilt.
+RECIPE = 2
 URL = "https://www.mofa.go.kr/eng/brd/m_5676/view.do?seq={seq}"
 
 
@@ -90,7 +93,7 @@ def schema_version() -> int:
 
 def archive_path(size: int) -> Path:
     """Where the cached archive of ``size`` releases lives (built on demand by :func:`build`)."""
-    return CACHE / f"archive-v{schema_version()}-{_inputs_key()}-{size}.sqlite3"
+    return CACHE / f"archive-v{schema_version()}-r{RECIPE}-{_inputs_key()}-{size}.sqlite3"
 
 
 def build(size: int, *, log: bool = True) -> Path:
@@ -117,6 +120,7 @@ def build(size: int, *, log: bool = True) -> Path:
             "mofa-en", "mofa-board", "https://www.mofa.go.kr/eng/brd/m_5676/list.do"
         )
         run_id = store.start_poll_run()
+        listed: list[tuple[str, int]] = []
         for i in range(size):
             entry = rows[i % len(rows)]
             lap = i // len(rows)
@@ -129,6 +133,8 @@ def build(size: int, *, log: bool = True) -> Path:
             date = dt.date.fromisoformat(str(entry["date"]))
             release = _product.make_release(seq, title, date, body, URL.format(seq=seq))
             _product.store_release(store, release, classes[key], poll_run_id=run_id, baseline=True)
+            listed.append((release.board, seq))
+        store.mark_listed(listed)  # every row was seen in a listing, as a poller's history has it
         store.finish_poll_run(run_id, size, 0)
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         app.close()
