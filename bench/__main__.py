@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench import classify_speed, decode_speed, parse_speed, themes
+from bench.perf import __main__ as perf
 
 print("== classifier speed (python -m bench.classify_speed)")
 classify_speed.main([])
@@ -12,3 +13,5 @@ print("\n== charset decision cost (python -m bench.decode_speed)")
 decode_speed.main([])
 print("\n== classifier quality on real labelled releases (python -m bench.themes)")
 themes.main([])
+print("\n== performance at every size, against same-run baselines (python -m bench.perf)")
+perf.main([])
