@@ -19,17 +19,17 @@ from typing import Any
 
 import jinja2
 
-from monitor import digest as _digest
-from monitor import outbox as _outbox
-from monitor.app import App
+from monitor.classify.summarize import summarize
 from monitor.config import Config, load_config
 from monitor.localsite.handler import SiteHandler
 from monitor.localsite.server import SiteServer
 from monitor.models import Release
-from monitor.pipeline import content_hash
-from monitor.sources.mofa import parse_article
+from monitor.parse.board import parse_article
+from monitor.plan import outbox as _outbox
+from monitor.render import digest as _digest
+from monitor.schedule.app import App
+from monitor.schedule.poll import content_hash
 from monitor.store import Store
-from monitor.summarize import summarize
 
 __all__ = [
     "App",
