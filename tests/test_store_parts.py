@@ -139,14 +139,19 @@ class TestOneClock:
 
 
 class TestTypedFilters:
-    def test_no_public_method_of_the_store_takes_sql(self) -> None:
+    def test_no_public_method_of_the_store_takes_sql(self, store: Store) -> None:
         """Every public method's parameters are values, never a WHERE fragment or its params."""
         sql_like = {"where", "params", "sql", "query", "clause", "order_by"}
+        methods = {
+            name: getattr(store, name)
+            for name in dir(Store)
+            if not name.startswith("_") and callable(getattr(store, name))
+        }
+        assert {"releases", "release", "candidate_releases", "suppress"} <= methods.keys()
         found = {
             (name, parameter)
-            for name, member in inspect.getmembers(Store)
-            if not name.startswith("_") and callable(member)
-            for parameter in inspect.signature(getattr(Store, name)).parameters
+            for name, method in methods.items()
+            for parameter in inspect.signature(method).parameters
             if parameter in sql_like
         }
         assert found == set()
