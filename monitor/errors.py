@@ -52,7 +52,7 @@ class RetryLaterError(FetchError):
     """The server asked us to come back later (429/503 with ``Retry-After``).
 
     ``seconds`` is how long it asked us to wait, from now. Callers that poll on a schedule
-    must not ask again before then (see :mod:`monitor.store.sourcestate`).
+    must not ask again before then (see :mod:`monitor.store.sources`).
     """
 
     def __init__(self, message: str, seconds: float) -> None:

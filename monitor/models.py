@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from monitor.errors import RetryLaterError
@@ -174,3 +175,180 @@ class Digest:
     def local_time(self) -> dt.datetime:
         """``created_at`` in the subscriber's zone."""
         return self.created_at.astimezone(ZoneInfo(self.timezone))
+
+
+# -- what the store returns (``monitor.store``): read by poll, plan, render, ops and the CLI --------
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """What ``status`` and ``/healthz`` report for one source."""
+
+    id: str
+    kind: str
+    url: str
+    baseline_at: dt.datetime | None
+    last_attempt_at: dt.datetime | None
+    last_success_at: dt.datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    alerted_at: dt.datetime | None
+    etag: str | None
+    last_modified: str | None
+    total_count: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """What the store knows of a release already seen, to decide new / unchanged / updated."""
+
+    row_id: int
+    content_hash: str
+    revision: int
+
+
+#: How a reader unsubscribes themselves: the button of the confirmation page, or an RFC 8058
+#: one-click POST from their mail client ("unsubscribe link" is what 0.1.0 recorded for both).
+READER_REASONS = ("one-click", "confirmation page", "unsubscribe link")
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """An address that must not be mailed: since when, how (``reason``) and by whom."""
+
+    email: str
+    created_at: dt.datetime
+    reason: str
+    actor: str | None
+
+    @property
+    def by_reader(self) -> bool:
+        """Whether the reader asked for it (then only a deliberate operator may undo it)."""
+        return self.reason in READER_REASONS
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionChange:
+    """One row of the subscription log: ``unsubscribe`` or ``resubscribe``, when, how, by whom."""
+
+    action: str
+    at: dt.datetime
+    how: str
+    actor: str | None
+
+    def as_json(self) -> dict[str, str | None]:
+        """The change as ``subscribers --json`` prints it (time in ISO 8601 UTC)."""
+        at = self.at.astimezone(dt.UTC).isoformat(timespec="seconds")
+        return {"action": self.action, "at": at, "how": self.how, "by": self.actor}
+
+
+@dataclass(frozen=True, slots=True)
+class SeenRevision:
+    """A revision as a reader saw it; ``attachments`` None when not recorded (before 0.2)."""
+
+    revision: int
+    title: str
+    body: str
+    attachments: tuple[Attachment, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanningWindow:
+    """A subscriber's place in the release order: due is what was stored after ``planned_row``
+    (and revisions after ``planned_revision_row``); ``added_at`` dates their first period."""
+
+    added_at: dt.datetime
+    added_row: int
+    planned_row: int
+    planned_revision_row: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransportHealth:
+    """The mail transport's state: failing since when, how often in a row, the last error."""
+
+    failing_since: dt.datetime | None
+    last_failure_at: dt.datetime | None
+    last_success_at: dt.datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    alerted_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One row of the outbox: a digest for one subscriber, frozen at planning time."""
+
+    id: int
+    subscriber: str
+    digest_key: str
+    status: str
+    message_id: str
+    created_at: dt.datetime
+    attempts: int
+    next_attempt_at: dt.datetime
+    sent_at: dt.datetime | None
+    last_error: str | None
+    uncertain: int = 0  # sends whose final reply never came (the server may have the mail)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceNotes:
+    """A source's wait (``wait_until`` aware UTC, or None) and its last poll's item problems."""
+
+    wait_until: dt.datetime | None
+    wait_reason: str | None
+    item_problems: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CachedRobots:
+    """A robots.txt as fetched: HTTP ``status``, ``body`` text, and when it stops being fresh."""
+
+    origin: str
+    status: int
+    body: str
+    fetched_at: dt.datetime
+    expires_at: dt.datetime
+
+
+class Watermarks(NamedTuple):
+    """The monotonic "now" of what is stored: the last release row id and the last revision row.
+
+    Row ids only grow (no release is ever deleted), unlike the wall clock, which NTP or a VM
+    resync may step back.
+    """
+
+    rows: int
+    revisions: int
+
+
+class PlannedItem(NamedTuple):
+    """A release a subscriber is due: its row id, the revision due, and whether it is an update."""
+
+    row_id: int
+    revision: int
+    updated: bool
+
+
+class DeliveryItem(NamedTuple):
+    """One release of a planned delivery, in planned order: its row id and whether it is an update."""
+
+    row_id: int
+    updated: bool
+
+
+class SubscriberDeliveries(NamedTuple):
+    """Per subscriber: the last digest sent (aware UTC, or None) and the pending/failed counts."""
+
+    last_sent_at: dt.datetime | None
+    pending: int
+    failed: int
+
+
+class ReleaseText(NamedTuple):
+    """What ``reclassify`` reads of a stored release: its row id, title and body."""
+
+    row_id: int
+    title: str
+    body: str

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.clock import system_clock as utcnow
 from monitor.config import Config, load_config
 from monitor.deliver.mailmessage import make_unsubscribe_token
 from monitor.models import SourceOutcome
 from monitor.ops.health import HealthContext, HealthServer, Metrics, health_report
 from monitor.plan.outbox import unsubscribe_secret
-from monitor.store.sqlite import Store, utcnow
+from monitor.store.sqlite import Store
 
 URL = "http://127.0.0.1:9/eng/brd/m_5676/list.do"
 

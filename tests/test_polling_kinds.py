@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from monitor.clock import system_clock as utcnow
 from monitor.config import load_config
 from monitor.localsite import SiteServer
 from monitor.parse import board as mofa
 from monitor.schedule.app import App
 from monitor.schedule.poll import MAX_RETRY_AFTER
-from monitor.store.sqlite import utcnow
 
 LIST = "/eng/brd/m_5676/list.do"
 FEED = "/www/brd/rss.do?brdId=302"

@@ -24,7 +24,7 @@ from monitor.fetch.http import (
     freshness_seconds,
 )
 from monitor.localsite import SiteServer
-from monitor.store.sourcestate import CachedRobots
+from monitor.models import CachedRobots
 from monitor.store.sqlite import Store
 
 ALLOW = b"User-agent: *\nAllow: /\n"

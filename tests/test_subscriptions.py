@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from monitor.clock import system_clock as utcnow
 from monitor.config import load_config
 from monitor.models import Classification, Release, ThemeTag
 from monitor.plan import outbox
-from monitor.store.sqlite import Store, utcnow
+from monitor.store.sqlite import Store
 
 NK = Classification((ThemeTag("north-korea", 9.0),), ("KP",), "test")
 CONFIG = """\

@@ -42,7 +42,7 @@ from monitor.closing import Closing
 from monitor.errors import FetchError, RetryLaterError, RobotsDisallowedError
 from monitor.fetch.payload import Expect, check_kind, check_markup, decode_body
 from monitor.fetch.retry import PoliteRetry, RequestInterrupted, RetryAfterTooLong, current_scope
-from monitor.store.sourcestate import CachedRobots
+from monitor.models import CachedRobots
 
 log = logging.getLogger(__name__)
 

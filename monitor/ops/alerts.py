@@ -33,7 +33,8 @@ from monitor.deliver.mailmessage import (
 )
 from monitor.deliver.transports import Transport
 from monitor.errors import DeliveryError
-from monitor.store.sqlite import SourceHealth, Store, TransportHealth
+from monitor.models import SourceHealth, TransportHealth
+from monitor.store.sqlite import Store
 
 if TYPE_CHECKING:  # the pipeline is only a source of records here
     from monitor.models import SourceOutcome

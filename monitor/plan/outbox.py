@@ -32,10 +32,10 @@ from monitor.errors import (
     RecipientRefusedError,
     TemporaryDeliveryError,
 )
-from monitor.models import Release
+from monitor.models import Delivery, PlanningWindow, Release
 from monitor.render.digest import Digest, DigestItem, build_message, local_time_label, matches
 from monitor.render.view import describe_changes
-from monitor.store.sqlite import Delivery, PlanningWindow, Store
+from monitor.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from monitor.config import Config
-from monitor.store.sqlite import DB_NAME, Store, SubscriptionChange, Suppression
+from monitor.models import SubscriptionChange, Suppression
+from monitor.store.sqlite import DB_NAME, Store
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,17 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.models import Attachment, Digest, DigestItem, Evidence, Release, ThemeTag, release_id
+from monitor.models import (
+    Attachment,
+    Digest,
+    DigestItem,
+    Evidence,
+    Release,
+    SeenRevision,
+    ThemeTag,
+    release_id,
+)
 from monitor.render.view import describe_changes
-from monitor.store.sqlite import SeenRevision
 
 BASE = "https://example.invalid/mofa-monitor/sample/view.do?seq="
 TEST_NOTICE = (

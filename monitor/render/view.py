@@ -20,8 +20,7 @@ from monitor.deliver.mailmessage import safe_header_text, strip_controls
 from monitor.models import Release, ThemeTag
 
 if TYPE_CHECKING:  # digest.py imports this module; the types are only needed for annotations
-    from monitor.models import Digest, DigestItem
-    from monitor.store.sqlite import SeenRevision
+    from monitor.models import Digest, DigestItem, SeenRevision
 
 OTHER = ""  # section id for releases without any theme
 OTHER_NAME = "Other releases"

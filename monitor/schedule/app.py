@@ -6,21 +6,20 @@ The CLI's one-shot commands and the service's scheduled jobs both call these met
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
 from monitor.classify.themes import Classifier, Taxonomy, ThemeSpec, load_default_taxonomy
+from monitor.clock import Clock, system_clock
 from monitor.closing import Closing
 from monitor.config import Config, ThemeConfig
 from monitor.deliver.transports import Transport, make_transport
 from monitor.ops import alerts
 from monitor.plan import outbox
 from monitor.schedule.poll import Poller, PollReport
-from monitor.store.sqlite import Store, utcnow
+from monitor.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ class App(Closing):
         self,
         config: Config,
         *,
-        clock: Callable[[], dt.datetime] = utcnow,
+        clock: Clock = system_clock,
         cancel: threading.Event | None = None,
     ) -> None:
         self.config = config

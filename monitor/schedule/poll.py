@@ -29,7 +29,7 @@ from monitor.fetch.http import (
 from monitor.models import Article, Listing, ListingEntry, Release, SourceOutcome, release_id
 from monitor.parse import board, feed
 from monitor.parse.urls import canonical_article_url, listing_page_url, parse_article_ref
-from monitor.store.sqlite import Store, utcnow
+from monitor.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class Poller:
         first_poll = health.baseline_at is None
         outcome = SourceOutcome(source.id, baseline=baseline_only or first_poll)
         notes = self.store.source_notes(source.id)
-        now = utcnow()
+        now = self.store.clock()
         if notes.wait_until is not None and notes.wait_until > now:
             outcome.deferred = True
             outcome.consecutive_failures = health.consecutive_failures
@@ -226,7 +226,7 @@ class Poller:
             return
         asked = dt.timedelta(seconds=max(0.0, retry_later.seconds))
         wait = min(asked, MAX_RETRY_AFTER)
-        until = utcnow() + wait
+        until = self.store.clock() + wait
         note = f"Retry-After {asked.total_seconds():.0f} s" + (
             f", capped at {MAX_RETRY_AFTER.total_seconds():.0f} s" if wait < asked else ""
         )
@@ -289,7 +289,7 @@ class Poller:
                     max_pages,
                 )
         owed = self.store.owed_listings({board for board, _ in walked})
-        cutoff = utcnow() - OWED_RETRY
+        cutoff = self.store.clock() - OWED_RETRY
         slid = [
             ListingEntry(board, seq, "", None, canonical_article_url(source.url, board, seq))
             for (board, seq), listed_at in sorted(owed.items(), key=lambda kv: (kv[1], kv[0]))

@@ -1,7 +1,9 @@
 """Stage 3, store: the durable state in one SQLite file.
 
-Entry point: :class:`Store`. ``sqlite`` is the store, ``migrations`` its numbered schema,
-``sourcestate`` what it keeps about fetching each source.
+Entry point: :class:`Store` (``sqlite``), a small facade over one repository per concern:
+``releases`` (releases and revisions), ``sources`` (health, poll runs, waits, robots.txt),
+``subscribers`` (suppressions, subscription log), ``deliveries`` (the outbox, transport health);
+``db`` is the shared connection and ``migrations`` the numbered schema.
 """
 
 from monitor.store.sqlite import Store

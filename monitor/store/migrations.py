@@ -1,4 +1,4 @@
-"""Numbered schema migrations, applied in order by :class:`monitor.store.sqlite.Store`.
+"""Numbered schema migrations, applied in order by :class:`monitor.store.db.Database`.
 
 Append a new function for every schema change; never edit one that has shipped — databases in the
 field have already run it. ``PRAGMA user_version`` holds the count applied.

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from faultkit import MaildirSink, Tally, rng
 
+from monitor.clock import system_clock as utcnow
 from monitor.config import load_config
 from monitor.localsite.server import SiteServer
 from monitor.ops.health import health_report
 from monitor.schedule.app import App
-from monitor.store.sqlite import utcnow
 
 READER = "desk@example.org"
 

@@ -25,11 +25,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 from faultkit import SmtpSink, Tally, rng
 
+from monitor.clock import system_clock as utcnow
 from monitor.config import load_config
 from monitor.localsite.server import SiteServer
 from monitor.ops.health import health_report
 from monitor.schedule.app import App
-from monitor.store.sqlite import utcnow
 
 from smtp_server import (
     HOST,

@@ -1,0 +1,362 @@
+"""Releases and their revisions: what was listed, stored, re-tagged and later corrected.
+
+Tables ``releases``, ``release_revisions``, ``release_themes`` and ``listed``. A release is
+identified by ``(board, seq)`` (the ministry's ids) and by its row id (the outbox refers to rows);
+every change of title or body is a new revision row, never an overwrite of what a reader saw.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+from monitor.models import (
+    Attachment,
+    Classification,
+    Evidence,
+    Release,
+    ReleaseText,
+    StoredVersion,
+    ThemeTag,
+    Watermarks,
+    release_id,
+)
+from monitor.store.db import Database, marks, parse_ts, ts
+
+
+class ReleaseRepository:
+    """Reads and writes of releases, revisions, theme tags and listing rows seen."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- listing rows --------------------------------------------------------------------------
+
+    def known_seqs(self, board: str, seqs: Iterable[int]) -> set[int]:
+        """Which of these seqs of a board are already stored."""
+        wanted = list(seqs)
+        if not wanted:
+            return set()
+        rows = self.db.conn.execute(
+            f"SELECT seq FROM releases WHERE board = ? AND seq IN ({marks(wanted)})",
+            (board, *wanted),
+        )
+        return {int(r[0]) for r in rows}
+
+    def stored_titles(self, board: str, seqs: Iterable[int]) -> dict[int, str]:
+        """The title of each of these seqs of a board that is stored."""
+        wanted = list(seqs)
+        if not wanted:
+            return {}
+        rows = self.db.conn.execute(
+            f"SELECT seq, title FROM releases WHERE board = ? AND seq IN ({marks(wanted)})",
+            (board, *wanted),
+        )
+        return {int(r[0]): r[1] for r in rows}
+
+    def listed_seqs(self, board: str, seqs: Iterable[int]) -> set[int]:
+        """Which of these seqs were already seen in a listing (stored or not)."""
+        wanted = list(seqs)
+        if not wanted:
+            return set()
+        rows = self.db.conn.execute(
+            f"SELECT seq FROM listed WHERE board = ? AND seq IN ({marks(wanted)})",
+            (board, *wanted),
+        )
+        return {int(r[0]) for r in rows}
+
+    def owed_listings(self, boards: Iterable[str]) -> dict[tuple[str, int], dt.datetime]:
+        """Rows of these boards listed but never stored (their article failed) → first listed."""
+        wanted = list(boards)
+        if not wanted:
+            return {}
+        rows = self.db.conn.execute(
+            f"SELECT l.board, l.seq, l.first_listed_at FROM listed l WHERE l.board IN ({marks(wanted)}) "
+            "AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.board = l.board AND r.seq = l.seq)",
+            wanted,
+        )
+        return {(r[0], int(r[1])): dt.datetime.fromisoformat(r[2]) for r in rows}
+
+    def mark_listed(self, entries: Iterable[tuple[str, int]]) -> None:
+        """Remember listing rows seen (stamped with the store's clock), so the next poll knows
+        where old rows begin."""
+        now = ts(self.db.now())
+        with self.db.transaction() as conn:
+            conn.executemany(  # ON CONFLICT DO NOTHING: SQLite ≥ 3.24 and PostgreSQL alike
+                "INSERT INTO listed(board, seq, first_listed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [(board, seq, now) for board, seq in entries],
+            )
+
+    # -- writing releases ----------------------------------------------------------------------
+
+    def stored_version(self, board: str, seq: int) -> StoredVersion | None:
+        """The stored hash and revision of a release, if seen."""
+        row = self.db.conn.execute(
+            "SELECT id, content_hash, revision FROM releases WHERE board = ? AND seq = ?",
+            (board, seq),
+        ).fetchone()
+        return None if row is None else StoredVersion(row[0], row[1], row[2])
+
+    def insert_release(
+        self,
+        release: Release,
+        *,
+        content_hash: str,
+        baseline: bool,
+        poll_run_id: int | None,
+        classification: Classification,
+    ) -> int:
+        """Store a new release with its tags, first seen now (the store's clock); returns its row
+        id. Idempotent on (board, seq): a second insert returns the existing row."""
+        now = ts(self.db.now())
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO releases(board, seq, source_id, title, date, url, body, image_only, "
+                "attachments, content_hash, first_seen_at, baseline, poll_run_id, summary) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(board, seq) DO NOTHING",
+                (
+                    release.board,
+                    release.seq,
+                    release.source,
+                    release.title,
+                    release.date.isoformat() if release.date else None,
+                    release.url,
+                    release.body,
+                    release.image_only,
+                    _attachments_json(release.attachments),
+                    content_hash,
+                    now,
+                    baseline,
+                    poll_run_id,
+                    release.summary,
+                ),
+            )
+            if cursor.rowcount == 0:
+                existing = self.stored_version(release.board, release.seq)
+                return existing.row_id if existing else 0
+            row_id = int(cursor.lastrowid or 0)  # PostgreSQL: INSERT ... RETURNING id
+            conn.execute(
+                "INSERT INTO release_revisions(release_id, revision, title, body, content_hash, "
+                "seen_at, attachments) VALUES (?, 1, ?, ?, ?, ?, ?)",
+                (
+                    row_id,
+                    release.title,
+                    release.body,
+                    content_hash,
+                    now,
+                    _attachments_json(release.attachments),
+                ),
+            )
+            _write_tags(conn, row_id, classification)
+        return row_id
+
+    def update_release(
+        self, row_id: int, release: Release, *, content_hash: str, classification: Classification
+    ) -> int:
+        """Record a changed title/body as a new revision (seen now, the store's clock) and mark
+        the release updated; returns the new revision number."""
+        now = ts(self.db.now())
+        with self.db.transaction() as conn:
+            revision = conn.execute(
+                "SELECT revision + 1 FROM releases WHERE id = ?", (row_id,)
+            ).fetchone()[0]
+            conn.execute(
+                "UPDATE releases SET title = ?, date = ?, body = ?, image_only = ?, attachments = ?, "
+                "content_hash = ?, revision = ?, updated_at = ?, summary = ? WHERE id = ?",
+                (
+                    release.title,
+                    release.date.isoformat() if release.date else None,
+                    release.body,
+                    release.image_only,
+                    _attachments_json(release.attachments),
+                    content_hash,
+                    revision,
+                    now,
+                    release.summary,
+                    row_id,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO release_revisions(release_id, revision, title, body, content_hash, "
+                "seen_at, attachments) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row_id,
+                    revision,
+                    release.title,
+                    release.body,
+                    content_hash,
+                    now,
+                    _attachments_json(release.attachments),
+                ),
+            )
+            _write_tags(conn, row_id, classification)
+        return int(revision)
+
+    def retag(self, row_id: int, classification: Classification, summary: str) -> None:
+        """Replace the themes, countries and summary of a release (``reclassify``)."""
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE releases SET summary = ? WHERE id = ?", (summary, row_id))
+            _write_tags(conn, row_id, classification)
+
+    def rebase_urls(self, old: str, new: str) -> int:
+        """Replace the prefix ``old`` of release and attachment links by ``new`` (the demo's
+        local board is gone once it exits; its releases are the ministry's own). Returns the
+        number of releases changed."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE releases SET url = ? || substr(url, ?), attachments = replace(attachments, ?, ?) "
+                "WHERE substr(url, 1, ?) = ?",
+                (new, len(old) + 1, old, new, len(old), old),
+            )
+        return cursor.rowcount
+
+    # -- reading releases ----------------------------------------------------------------------
+
+    def releases(
+        self,
+        *,
+        theme: str | None = None,
+        since: dt.date | None = None,
+        limit: int | None = None,
+        board: str | None = None,
+        seq: int | None = None,
+    ) -> list[Release]:
+        """Stored releases, newest first (by date, then first seen, then seq).
+
+        Every filter is optional and they combine: ``theme`` (a theme id of DESIGN §4),
+        ``since`` (release date on or after), ``board`` and ``seq`` (the ministry's ids),
+        ``limit`` (at most this many; None or 0 for all).
+        """
+        conditions: list[str] = []
+        args: list[object] = []
+        if board is not None:
+            conditions.append("r.board = ?")
+            args.append(board)
+        if seq is not None:
+            conditions.append("r.seq = ?")
+            args.append(seq)
+        if theme:
+            conditions.append(
+                "EXISTS (SELECT 1 FROM release_themes t WHERE t.release_id = r.id AND t.theme = ?)"
+            )
+            args.append(theme)
+        if since:
+            conditions.append("r.date >= ?")
+            args.append(since.isoformat())
+        sql = "SELECT * FROM releases r"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        sql += " ORDER BY r.date DESC, r.first_seen_at DESC, r.seq DESC"
+        if limit:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return self._with_tags(self.db.conn.execute(sql, args).fetchall())
+
+    def release(self, public_id: str) -> Release | None:
+        """One release by its public id (``m_5676-322002``) or bare seq when unambiguous."""
+        board, _, seq = public_id.rpartition("-")
+        if not seq.isdigit():
+            return None
+        found = self.releases(board=board or None, seq=int(seq), limit=2)
+        return found[0] if len(found) == 1 else None
+
+    def releases_by_row(self, row_ids: Sequence[int]) -> dict[int, Release]:
+        """Releases by database row id (the outbox refers to rows)."""
+        if not row_ids:
+            return {}
+        rows = self.db.conn.execute(
+            f"SELECT * FROM releases r WHERE r.id IN ({marks(row_ids)})", list(row_ids)
+        ).fetchall()
+        return dict(zip((r["id"] for r in rows), self._with_tags(rows), strict=True))
+
+    def release_texts(self) -> list[ReleaseText]:
+        """Row id, title and body of every release by row id, for re-tagging after rules change."""
+        rows = self.db.conn.execute("SELECT id, title, body FROM releases ORDER BY id")
+        return [ReleaseText(r[0], r[1], r[2]) for r in rows]
+
+    def count_releases(self) -> int:
+        """How many releases the archive holds."""
+        return int(self.db.conn.execute("SELECT COUNT(*) FROM releases").fetchone()[0])
+
+    def watermarks(self) -> Watermarks:
+        """The last release row id and the last revision row: the monotonic "now" of what is
+        stored (see :class:`monitor.models.Watermarks`)."""
+        return current_watermarks(self.db.conn)
+
+    def _with_tags(self, rows: list[sqlite3.Row]) -> list[Release]:
+        if not rows:
+            return []
+        ids = [r["id"] for r in rows]
+        tags: dict[int, list[ThemeTag]] = {i: [] for i in ids}
+        for t in self.db.conn.execute(
+            f"SELECT * FROM release_themes WHERE release_id IN ({marks(ids)}) "
+            "ORDER BY score DESC, theme",
+            ids,
+        ):
+            evidence = tuple(
+                Evidence(term, where, count) for term, where, count in json.loads(t["evidence"])
+            )
+            tags[t["release_id"]].append(ThemeTag(t["theme"], t["score"], evidence))
+        return [_release_from_row(r, tuple(tags[r["id"]])) for r in rows]
+
+
+def current_watermarks(conn: sqlite3.Connection) -> Watermarks:
+    """:meth:`ReleaseRepository.watermarks` on a connection (inside a caller's transaction)."""
+    # rowid: SQLite's implicit row number of release_revisions (PostgreSQL: an identity column).
+    row = conn.execute(
+        "SELECT (SELECT COALESCE(MAX(id), 0) FROM releases), "
+        "(SELECT COALESCE(MAX(rowid), 0) FROM release_revisions)"
+    ).fetchone()
+    return Watermarks(int(row[0]), int(row[1]))
+
+
+def _write_tags(conn: sqlite3.Connection, row_id: int, classification: Classification) -> None:
+    conn.execute("DELETE FROM release_themes WHERE release_id = ?", (row_id,))
+    conn.executemany(
+        "INSERT INTO release_themes(release_id, theme, score, evidence) VALUES (?, ?, ?, ?)",
+        [
+            (
+                row_id,
+                tag.theme,
+                tag.score,
+                json.dumps([[e.term, e.where, e.count] for e in tag.evidence]),
+            )
+            for tag in classification.themes
+        ],
+    )
+    conn.execute(
+        "UPDATE releases SET countries = ?, classifier_version = ? WHERE id = ?",
+        (json.dumps(list(classification.countries)), classification.version, row_id),
+    )
+
+
+def _attachments_json(attachments: Iterable[Attachment]) -> str:
+    return json.dumps([{"name": a.name, "url": a.url} for a in attachments], ensure_ascii=False)
+
+
+def attachments_from_json(text: str) -> tuple[Attachment, ...]:
+    """Attachments as stored by this module (a JSON list of ``{"name", "url"}``)."""
+    return tuple(Attachment(a["name"], a["url"]) for a in json.loads(text))
+
+
+def _release_from_row(row: sqlite3.Row, themes: tuple[ThemeTag, ...]) -> Release:
+    return Release(
+        id=release_id(row["board"], row["seq"]),
+        source=row["source_id"],
+        board=row["board"],
+        seq=row["seq"],
+        title=row["title"],
+        date=dt.date.fromisoformat(row["date"]) if row["date"] else None,
+        url=row["url"],
+        body=row["body"],
+        summary=row["summary"],
+        themes=themes,
+        countries=tuple(json.loads(row["countries"])),
+        attachments=attachments_from_json(row["attachments"]),
+        image_only=bool(row["image_only"]),
+        first_seen_at=parse_ts(row["first_seen_at"]),
+        updated_at=parse_ts(row["updated_at"]),
+        revision=row["revision"],
+    )
