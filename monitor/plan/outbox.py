@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 from monitor.config import Config, SubscriberConfig
-from monitor.deliver.mailmessage import mail_domain
+from monitor.deliver.mailmessage import mail_domain, mailbox_value
 from monitor.deliver.transports import Transport
 from monitor.errors import (
     DeliveryUncertainError,
@@ -302,11 +302,17 @@ def send_due(
             report.failed.append(label)
             continue
         try:
-            message = render(config, store, delivery, theme_names, secret)
-        except ValueError as exc:  # e.g. an address no header can hold: retrying cannot help
+            mailbox_value(None, delivery.subscriber, header="To")
+        except ValueError as exc:  # an address no header can hold: retrying cannot help
             store.mark_failed(delivery.id, f"cannot build the message: {exc}")
-            log.exception("delivery %s failed for good: cannot build the message", label)
+            log.error("delivery %s failed for good: cannot build the message: %s", label, exc)
             report.failed.append(label)
+            continue
+        try:
+            message = render(config, store, delivery, theme_names, secret)
+            message.as_bytes()  # serialise here: a header that cannot be written fails now
+        except Exception as exc:  # any fault of rendering is one line and a deferral, not a crash
+            _unbuildable(store, delivery, label, exc, now(), report)
             continue
         try:
             transport.send(delivery.message_id, message)
@@ -348,6 +354,28 @@ UNCERTAIN_RESENDS = 1
 
 def _backoff(attempts: int) -> dt.timedelta:
     return min(MAX_BACKOFF, dt.timedelta(seconds=30 * 2 ** min(attempts, 10)))
+
+
+def _unbuildable(
+    store: Store,
+    delivery: Delivery,
+    label: str,
+    exc: Exception,
+    now: dt.datetime,
+    report: SendReport,
+) -> None:
+    """A delivery whose message cannot be built (a config value no header can hold, a template
+    fault): deferred, not failed, so fixing the config sends it; recorded as a failure of the
+    mail path so ``status``, ``/healthz`` and the operator alert say why nothing goes out."""
+    problem = f"cannot build the message ({type(exc).__name__}): {exc}"
+    retry_at = now + _backoff(delivery.attempts)
+    store.mark_retry(delivery.id, problem, retry_at)
+    store.record_transport_failure(problem, now)
+    log.error(
+        "delivery %s deferred until %s: %s", label, retry_at.isoformat(timespec="seconds"), problem
+    )
+    log.debug("delivery %s: the fault in full", label, exc_info=exc)
+    report.retry.append(label)
 
 
 def _uncertain(
