@@ -235,7 +235,11 @@ def send_test(args: argparse.Namespace, out: TextIO) -> int:
     # Marked as a test in the Subject too, so nobody takes the made-up releases for news.
     mail = config.mail.model_copy(update={"subject_prefix": f"[TEST] {config.mail.subject_prefix}"})
     with App(config) as app:
-        digest = dataclasses.replace(sample_digest(utcnow(), zone), subscriber_email=args.to)
+        digest = dataclasses.replace(
+            sample_digest(utcnow(), zone),
+            subscriber_email=args.to,
+            subscriber_name=sub.name if sub else None,
+        )
         try:
             message = build_message(
                 digest,
