@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import os
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from monitor.config import Config, SubscriberConfig
 from monitor.deliver.mailmessage import mail_domain, mailbox_value
 from monitor.deliver.transports import Transport
 from monitor.errors import (
+    DeliveryAbandonedError,
     DeliveryUncertainError,
     PermanentDeliveryError,
     RecipientRefusedError,
@@ -284,6 +286,7 @@ def send_due(
     theme_names: Mapping[str, str],
     *,
     now: Callable[[], dt.datetime],
+    cancel: threading.Event | None = None,
 ) -> SendReport:
     """Send every due delivery; one failing recipient never blocks the others.
 
@@ -291,11 +294,16 @@ def send_due(
     which ``status``, ``/healthz`` and the operator alert (:func:`monitor.ops.alerts.notify_transport`)
     report. A send whose outcome is uncertain (the data went out, no final reply came) is sent
     once more at most, then failed — so it costs at most one duplicate, like a crash.
+
+    ``cancel`` is the process's stop event: once set, no further delivery is claimed, and a
+    send waiting for its final reply is abandoned by the transport and recorded as uncertain
+    (:class:`DeliveryAbandonedError`), not as a transport failure.
     """
     report = SendReport()
     suppressed = store.suppressed()
     secret = unsubscribe_secret(config, store)
-    while (delivery := store.claim_delivery(now(), LEASE)) is not None:
+    stopping = cancel.is_set if cancel is not None else lambda: False
+    while not stopping() and (delivery := store.claim_delivery(now(), LEASE)) is not None:
         label = f"{delivery.subscriber} {delivery.digest_key}"
         if delivery.subscriber in suppressed:
             store.mark_failed(delivery.id, "unsubscribed before sending")
@@ -342,6 +350,8 @@ def send_due(
         store.record_transport_success(now())
         log.info("delivered %s", label)
         report.sent.append(label)
+    if stopping():
+        return report  # the operator alert waits for the next pass: the transport is closing
     from monitor.ops.alerts import notify_transport  # alerts send through this module's transports
 
     notify_transport(config, store, transport, now())
@@ -387,7 +397,8 @@ def _uncertain(
     report: SendReport,
 ) -> None:
     """Record an uncertain outcome: resend once (the relay may have lost it), then stop."""
-    store.record_transport_failure(str(exc), now)
+    if not isinstance(exc, DeliveryAbandonedError):  # a stop is no fault of the transport
+        store.record_transport_failure(str(exc), now)
     if delivery.uncertain < UNCERTAIN_RESENDS:
         retry_at = now + _backoff(delivery.attempts)
         store.mark_uncertain(
