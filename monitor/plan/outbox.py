@@ -309,6 +309,11 @@ def send_due(
             store.mark_failed(delivery.id, "unsubscribed before sending")
             report.failed.append(label)
             continue
+        if config.subscriber(delivery.subscriber) is None:
+            store.mark_failed(delivery.id, REMOVED)
+            log.warning("delivery %s not sent: %s", label, REMOVED)
+            report.failed.append(label)
+            continue
         try:
             mailbox_value(None, delivery.subscriber, header="To")
         except ValueError as exc:  # an address no header can hold: retrying cannot help
@@ -357,6 +362,9 @@ def send_due(
     notify_transport(config, store, transport, now())
     return report
 
+
+#: Why a delivery planned for an address no longer in the config is not sent.
+REMOVED = "removed from the config before sending"
 
 #: How often a delivery with an uncertain outcome is sent again: once, so at most one duplicate.
 UNCERTAIN_RESENDS = 1

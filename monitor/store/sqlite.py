@@ -829,14 +829,28 @@ class Store(OutboxMixin, SourceStateMixin, Closing):
 
     def sync_subscribers(self, emails: Iterable[str]) -> None:
         """Record when each configured address was first seen; they get only releases stored
-        later (by row order, see :meth:`OutboxMixin.watermarks`)."""
+        later (by row order, see :meth:`OutboxMixin.watermarks`). ``emails`` is the whole
+        configured list: an address missing from it is marked removed, and one that comes back
+        after that starts anew from now (README: only releases first seen after being added)."""
         now = _ts(utcnow())
+        wanted = sorted({e.lower() for e in emails})
         with self.transaction() as db:
             rows, revisions = self.watermarks()
             db.executemany(
+                "UPDATE subscribers SET added_at = ?, added_row = ?, planned_row = ?, "
+                "planned_revision_row = ?, removed_at = NULL "
+                "WHERE email = ? AND removed_at IS NOT NULL",
+                [(now, rows, rows, revisions, e) for e in wanted],
+            )
+            db.executemany(
                 "INSERT INTO subscribers(email, added_at, added_row, planned_row, "
                 "planned_revision_row) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [(e.lower(), now, rows, rows, revisions) for e in emails],
+                [(e, now, rows, rows, revisions) for e in wanted],
+            )
+            db.execute(
+                "UPDATE subscribers SET removed_at = ? WHERE removed_at IS NULL "
+                f"AND email NOT IN ({', '.join('?' * len(wanted))})",
+                (now, *wanted),
             )
 
     def suppress(self, email: str, reason: str, *, actor: str | None = None) -> bool:
