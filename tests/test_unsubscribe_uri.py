@@ -135,3 +135,32 @@ def test_a_message_that_cannot_be_built_is_one_line_in_status_health(
     with MaildirTransport(tmp_path / "out") as transport:
         report = outbox.send_due(ledger.config, ledger.store, transport, THEMES, now=lambda: later)
     assert report.sent == ["d@example.org immediate:1"]
+
+
+class ExplodingTransport:
+    """A transport with a fault it does not classify (a bug, an unexpected library error)."""
+
+    def send(self, delivery_key: str, message: object) -> None:
+        raise RuntimeError("unexpected")
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> ExplodingTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def test_an_unclassified_transport_fault_is_uncertain_not_a_crash(tmp_path: Path) -> None:
+    """The pass goes on; the delivery may have gone out, so it is resent once at most."""
+    ledger = idn_ledger(tmp_path, "https://m.example.org/unsub")
+    now = kst(26, 14).astimezone(dt.UTC)
+    report = outbox.send_due(
+        ledger.config, ledger.store, ExplodingTransport(), THEMES, now=lambda: now
+    )
+    assert report.retry == ["d@example.org immediate:1"]
+    (delivery,) = ledger.store.deliveries(limit=5)
+    assert delivery.uncertain == 1
+    assert "unexpected fault while sending (RuntimeError)" in (delivery.last_error or "")

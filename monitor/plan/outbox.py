@@ -351,6 +351,13 @@ def send_due(
             log.error("delivery %s failed for good: %s", label, exc)
             report.failed.append(label)
             continue
+        except Exception as exc:  # a fault the transport did not classify: it may have sent
+            fault = DeliveryUncertainError(
+                f"unexpected fault while sending ({type(exc).__name__}): {exc}"
+            )
+            log.debug("delivery %s: the fault in full", label, exc_info=exc)
+            _uncertain(store, delivery, label, fault, now(), report)
+            continue
         store.mark_sent(delivery.id, now())
         store.record_transport_success(now())
         log.info("delivered %s", label)
