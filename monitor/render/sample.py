@@ -176,8 +176,8 @@ def build_sample_digest(now: dt.datetime, timezone: str = "UTC") -> Digest:
         label=f"{day.day} {day:%b %Y}",
         items=items,
         # Unique per call: two tests in one second (or to two addresses) are two messages, and the
-        # Maildir file name derives from the Message-ID.
-        message_id=f"sample.{now:%Y%m%d%H%M%S}.{uuid.uuid4().hex}@mofa-monitor.invalid",
+        # Maildir file name derives from the Message-ID. 64 random bits; the header stays one line.
+        message_id=f"sample.{now:%Y%m%d%H%M%S}.{uuid.uuid4().hex[:16]}@mofa-monitor.invalid",
         created_at=now,
         timezone=timezone,
         notice=TEST_NOTICE,
