@@ -286,6 +286,17 @@ class MailConfig(_Strict):
     def _from_is_mailbox(cls, value: str) -> str:
         return _check_mailbox(value)
 
+    @field_validator("unsubscribe_url")
+    @classmethod
+    def _no_fragment(cls, value: str | None) -> str | None:
+        # A fragment never reaches the server (RFC 3986 §3.5), and a one-click POST (RFC 8058)
+        # has no use for one: refusing it keeps the token's place in the query unambiguous.
+        if value is not None and "#" in value:
+            raise ValueError(
+                f"{value!r} has a #fragment, which is never sent to the server: remove it"
+            )
+        return value
+
 
 class SubscriberConfig(_Strict):
     """One reader: what they follow, how often, in which zone and format."""

@@ -90,6 +90,12 @@ class DeliveryUncertainError(TemporaryDeliveryError):
     so once at most."""
 
 
+class DeliveryAbandonedError(DeliveryUncertainError):
+    """The process stopped while waiting for the final reply to a whole message: the wait was
+    abandoned (the connection closed) so that stopping keeps its bound. Uncertain like any
+    missing final reply, but no fault of the transport."""
+
+
 class RecipientRefusedError(PermanentDeliveryError):
     """The server refused this recipient for good (5xx to RCPT): that delivery alone fails, and
     the transport itself is not at fault (other permanent refusals count against it)."""

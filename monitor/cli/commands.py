@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 from monitor.cli.common import command, config_path, load, load_readonly, release_json
 from monitor.config import Config
-from monitor.errors import MonitorError
+from monitor.deliver.transports import MaildirTransport
+from monitor.errors import MonitorError, PermanentDeliveryError
 from monitor.ops.lastgood import remember as remember_config
 from monitor.ops.lock import StateLock
 from monitor.ops.terminal import for_terminal, json_for_terminal
@@ -233,16 +234,29 @@ def send_test(args: argparse.Namespace, out: TextIO) -> int:
     # Marked as a test in the Subject too, so nobody takes the made-up releases for news.
     mail = config.mail.model_copy(update={"subject_prefix": f"[TEST] {config.mail.subject_prefix}"})
     with App(config) as app:
-        digest = dataclasses.replace(sample_digest(app.clock(), zone), subscriber_email=args.to)
-        message = build_message(
-            digest,
-            mail,
-            format="html",
-            theme_names=app.theme_names,
-            unsubscribe_secret=outbox.unsubscribe_secret(config, app.store),
+        digest = dataclasses.replace(
+            sample_digest(app.clock(), zone),
+            subscriber_email=args.to,
+            subscriber_name=sub.name if sub else None,
         )
+        try:
+            message = build_message(
+                digest,
+                mail,
+                format="html",
+                theme_names=app.theme_names,
+                unsubscribe_secret=outbox.unsubscribe_secret(config, app.store),
+            )
+            message.as_bytes()  # a header that cannot be written fails here, in one line
+        except Exception as exc:  # any fault of rendering: one clear line, as in a send pass
+            raise PermanentDeliveryError(
+                f"cannot build the message ({type(exc).__name__}): {exc}"
+            ) from exc
+        key = f"send-test-{digest.message_id}"
         with app.transport() as transport:
-            transport.send(f"send-test-{digest.message_id}", message)
+            if isinstance(transport, MaildirTransport) and transport.delivered(key):
+                raise PermanentDeliveryError(f"{key} is already in the Maildir; nothing written")
+            transport.send(key, message)
     where = (
         config.maildir
         if config.mail.transport == "maildir"

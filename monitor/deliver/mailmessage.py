@@ -22,7 +22,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import default
 from email.utils import parseaddr
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
+
+from pydantic import AnyHttpUrl, TypeAdapter, ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,14 @@ logger = logging.getLogger(__name__)
 _BIDI_AND_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _WHITESPACE = re.compile(r"\s+")
 _TOKEN_CONTEXT = b"mofa-monitor unsubscribe v1\x00"
+
+# What may stand unencoded in a URI's path or query (RFC 3986 §3.3/§3.4: unreserved, sub-delims,
+# ":" "@", and "%" of an escape already made) — less the comma, which RFC 2369 §2 says MUST be
+# encoded in a List-Unsubscribe URI, since commas separate the URIs of that header.
+_PATH_SAFE = "/:@!$&'()*+;=-._~%"
+_QUERY_SAFE = _PATH_SAFE + "?"
+_LONE_PERCENT = re.compile("%(?![0-9A-Fa-f]{2})")
+_HTTP_URL = TypeAdapter(AnyHttpUrl)
 
 # Headers set as objects fold as usual; raw values we fold ourselves (List-Unsubscribe, and every
 # header holding text from outside: see set_text_header) are kept as built. ``cte_type="7bit"``
@@ -211,6 +221,52 @@ def verify_unsubscribe_token(secret: bytes, token: str) -> str | None:
     return email
 
 
+def _uri_part(text: str, safe: str) -> str:
+    return quote(_LONE_PERCENT.sub("%25", text), safe=safe)
+
+
+def header_uri(url: str) -> str:
+    """``url`` as a 7-bit URI that can stand in angle brackets in a header (RFC 2369 §2, RFC 3986).
+
+    The host becomes its IDNA A-label (``구독.example.kr`` → ``xn--2e0bk4j.example.kr``, UTS #46
+    as the WHATWG URL standard applies it); path, query and fragment are percent-encoded as
+    UTF-8 wherever RFC 3986 allows no literal character (non-ASCII, space, ``<>"{}|\\^```),
+    plus every comma (RFC 2369 §2); escapes already made (``%2F``) stay, a lone ``%`` becomes
+    ``%25``. Raises ValueError for a string that is not an absolute http(s) URL.
+    """
+    try:
+        host = _HTTP_URL.validate_python(url).host
+    except ValidationError as exc:
+        raise ValueError(f"{url!r} is not an http(s) URL") from exc
+    parts = urlsplit(url)
+    if not host:
+        raise ValueError(f"{url!r} has no host")
+    netloc = host if ":" not in host or host.startswith("[") else f"[{host}]"
+    if parts.port is not None:
+        netloc = f"{netloc}:{parts.port}"
+    uri = f"{parts.scheme.lower()}://{netloc}{_uri_part(parts.path or '/', _PATH_SAFE)}"
+    if parts.query or url.rstrip("#").endswith("?"):
+        uri += "?" + _uri_part(parts.query, _QUERY_SAFE)
+    if parts.fragment:
+        uri += "#" + _uri_part(parts.fragment, _QUERY_SAFE)
+    return uri
+
+
+def with_query_parameter(url: str, name: str, value: str) -> str:
+    """``url`` (made by :func:`header_uri`) with ``name=value`` appended to its query, before any
+    fragment: a fragment never reaches the server (RFC 3986 §3.5), so a token after ``#``
+    would be lost. ``name`` and ``value`` are percent-encoded."""
+    base, hash_, fragment = url.partition("#")
+    pair = f"{quote(name, safe='')}={quote(value, safe='')}"
+    if "?" not in base:
+        joined = f"{base}?{pair}"
+    elif base.endswith(("?", "&")):
+        joined = base + pair
+    else:
+        joined = f"{base}&{pair}"
+    return joined + hash_ + fragment
+
+
 @dataclass(frozen=True, slots=True)
 class UnsubscribeLinks:
     """Where a reader goes to stop the mail: always a ``mailto:``, an https link when configured.
@@ -240,14 +296,16 @@ def unsubscribe_links(
 
     The ``mailto:`` goes to the From address with subject ``unsubscribe <address>`` so the
     operator (or a mail filter) sees who asked. The https link is ``<url>?token=<token>`` and
-    appears only when both ``[mail] unsubscribe_url`` and the secret are set.
+    appears only when both ``[mail] unsubscribe_url`` and the secret are set; the URL is made
+    7-bit by :func:`header_uri` and the token goes into its query, before any fragment. Raises
+    ValueError when ``url`` is not an http(s) URL.
     """
     sender = address_of(from_mailbox)
     mailto = f"mailto:{sender}?subject={quote('unsubscribe ' + subscriber_email, safe='')}"
     https = None
     if url and secret:
-        joiner = "&" if "?" in url else "?"
-        https = f"{url}{joiner}token={make_unsubscribe_token(secret, subscriber_email)}"
+        token = make_unsubscribe_token(secret, subscriber_email)
+        https = with_query_parameter(header_uri(url), "token", token)
     elif url:
         logger.warning("unsubscribe_url is set but no secret is available; sending mailto only")
     manage = (

@@ -30,8 +30,9 @@ import re
 import smtplib
 import socket
 import ssl
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
@@ -41,6 +42,7 @@ from typing import Protocol, Self, runtime_checkable
 from monitor.closing import Closing
 from monitor.config import Config, SmtpConfig
 from monitor.errors import (
+    DeliveryAbandonedError,
     DeliveryError,
     DeliveryUncertainError,
     PermanentDeliveryError,
@@ -53,6 +55,8 @@ logger = logging.getLogger(__name__)
 RECONNECT_PAUSE = 1.0  # seconds between a dropped connection and the new one
 #: RFC 5321 §4.5.3.2.6: after the final "." the client waits at least 10 minutes for the reply.
 FINAL_REPLY_TIMEOUT = 600.0
+#: How often (seconds) a send in flight checks the stop event.
+STOP_TICK = 0.05
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]+")
 
 
@@ -319,10 +323,15 @@ class SmtpTransport(Closing):
         *,
         sleep: Callable[[float], None] = time.sleep,
         final_reply_timeout: float = FINAL_REPLY_TIMEOUT,
+        cancel: threading.Event | None = None,
     ) -> None:
+        """``cancel`` is the process's stop event: once set, a wait for the final reply to a
+        whole message is abandoned at once (see :meth:`send`), and no new message is started."""
         self.settings = settings
         self._sleep = sleep
         self.final_reply_timeout = final_reply_timeout
+        self.cancel = cancel
+        self._abandoned = False
         self._conn: _Conn | None = None
         self._used = False
 
@@ -423,15 +432,22 @@ class SmtpTransport(Closing):
         """Send one message; reconnect once if the link died before the data went out.
 
         Raises :class:`DeliveryUncertainError` when the whole message went out but no final
-        reply came within :data:`FINAL_REPLY_TIMEOUT` (or the link died while waiting for it).
+        reply came within :data:`FINAL_REPLY_TIMEOUT` (or the link died while waiting for it),
+        and :class:`DeliveryAbandonedError` when the stop event was set during that wait: the
+        socket is shut down within a tick of :data:`STOP_TICK` seconds, so a stop never waits
+        for a withheld reply; the outbox resends such a message once at most.
         """
+        if self.cancel is not None and self.cancel.is_set():
+            raise TemporaryDeliveryError("the process is stopping: not sent now")
         sender, recipients = _envelope(message)
         for attempt in (1, 2):
             conn = self._connection()
             conn.data_started = conn.data_sent = False
             conn.final_reply_timeout = self.final_reply_timeout
+            self._abandoned = False
             try:
-                self._send_once(conn, message, sender, recipients)
+                with self._abandoned_at_stop(conn):
+                    self._send_once(conn, message, sender, recipients)
             except smtplib.SMTPServerDisconnected as exc:
                 self._drop()
                 if conn.data_sent:
@@ -448,7 +464,40 @@ class SmtpTransport(Closing):
             logger.info("smtp: delivered %s to %s", delivery_key, ", ".join(recipients))
             return
 
+    @contextlib.contextmanager
+    def _abandoned_at_stop(self, conn: _Conn) -> Iterator[None]:
+        """While the block runs, a watcher shuts ``conn``'s socket down once the stop event is
+        set and the whole message went out: the blocked read of the final reply then ends."""
+        if self.cancel is None:
+            yield
+            return
+        cancel, done = self.cancel, threading.Event()
+
+        def watch() -> None:
+            while not done.wait(STOP_TICK):
+                if cancel.is_set() and conn.data_sent and conn.sock is not None:
+                    self._abandoned = True
+                    logger.warning(
+                        "%s: stopping; abandoning the wait for its final reply", self._where
+                    )
+                    with contextlib.suppress(OSError):
+                        conn.sock.shutdown(socket.SHUT_RDWR)
+                    return
+
+        watcher = threading.Thread(target=watch, name="smtp-stop", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+            watcher.join()
+
     def _uncertain(self, exc: BaseException) -> DeliveryUncertainError:
+        if self._abandoned:
+            return DeliveryAbandonedError(
+                f"{self._where} took the whole message; the process stopped before its final "
+                "reply came, so it may have been delivered"
+            )
         detail = str(exc) or type(exc).__name__
         if "timed out" in detail:
             detail = f"waited {self.final_reply_timeout:g}s, RFC 5321 §4.5.3.2.6"
@@ -499,8 +548,9 @@ class SmtpTransport(Closing):
         self._drop()
 
 
-def make_transport(config: Config) -> Transport:
-    """The transport ``[mail] transport`` names, ready to use as a context manager."""
+def make_transport(config: Config, *, cancel: threading.Event | None = None) -> Transport:
+    """The transport ``[mail] transport`` names, ready to use as a context manager; ``cancel``
+    is the process's stop event (see :class:`SmtpTransport`)."""
     if config.mail.transport == "smtp":
-        return SmtpTransport(config.mail.smtp)
+        return SmtpTransport(config.mail.smtp, cancel=cancel)
     return MaildirTransport(config.maildir)

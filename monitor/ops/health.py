@@ -18,12 +18,13 @@ import datetime as dt
 import json
 import logging
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -223,9 +224,27 @@ class HealthHandler(BaseHTTPRequestHandler):
     def ctx(self) -> HealthContext:
         return self.server.ctx  # type: ignore[attr-defined,no-any-return]
 
+    head_only = False
+
     def log_message(self, format: str, *args: Any) -> None:
-        # The request line carries unsubscribe tokens: log the path only.
-        log.debug("%s %s", self.command, urlsplit(self.path).path)
+        # The request line carries unsubscribe tokens: log the path only. A request refused
+        # before its line was parsed (414, 400) has no path yet.
+        log.debug("%s %s", getattr(self, "command", None), self._route())
+
+    def log_error(self, format: str, *args: Any) -> None:
+        """A refused request (414 URI too long, 400 bad request line): one line, no token."""
+        log.warning("endpoint: refused a request for %s: %s", self._route(), format % args)
+
+    def _route(self) -> str:
+        return urlsplit(getattr(self, "path", "") or "").path[:200]
+
+    def do_HEAD(self) -> None:
+        """Like GET without the body (link checkers use HEAD)."""
+        self.head_only = True
+        try:
+            self.do_GET()
+        finally:
+            self.head_only = False
 
     def do_GET(self) -> None:
         route = urlsplit(self.path).path
@@ -247,9 +266,10 @@ class HealthHandler(BaseHTTPRequestHandler):
             self._send(413, b"request body missing a valid length, or too large\n")
             return
         size = int(declared)
-        body = self.rfile.read(size).decode("utf-8", "replace") if size else ""
+        body = self.rfile.read(size) if size else b""
         query = urlsplit(self.path).query
-        self._send(*unsubscribe.submission(self.ctx.config(), query, parse_qs(body)))
+        form = unsubscribe.parse_form(self.headers.get("Content-Type"), body)
+        self._send(*unsubscribe.submission(self.ctx.config(), query, form))
 
     def _healthz(self) -> None:
         try:
@@ -274,12 +294,23 @@ class HealthHandler(BaseHTTPRequestHandler):
                 "default-src 'none'; form-action 'self'; style-src 'unsafe-inline'",
             )
         self.end_headers()
-        self.wfile.write(body)
+        if not self.head_only:
+            self.wfile.write(body)
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One log line per failed request, never a traceback on stderr (which would break
+        ``--log-format json``); a client that hung up is routine."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError, TimeoutError)):
+            log.info("endpoint: the client hung up (%s)", type(exc).__name__)
+            return
+        log.error("endpoint: request failed: %s: %s", type(exc).__name__, exc)
+        log.debug("endpoint: the fault in full", exc_info=exc)
 
 
 class _Server6(_Server):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import html
 import logging
+from email.parser import BytesParser
+from email.policy import HTTP
 from urllib.parse import parse_qs
 
 from monitor.config import Config
@@ -74,10 +76,62 @@ def confirmation(config: Config, query: str) -> Answer:
     return 200, page("Unsubscribe", body), _HTML
 
 
-def submission(config: Config, query: str, form: dict[str, list[str]]) -> Answer:
-    """POST: suppress the address the token names (idempotent); 400 for a bad token."""
-    # RFC 8058 §3.1: a mail client's one-click POST carries "List-Unsubscribe=One-Click".
-    how = "one-click" if form.get("List-Unsubscribe") == ["One-Click"] else "confirmation page"
+_NEITHER: Answer = (
+    400,
+    page(
+        "Not unsubscribed",
+        "<p>Nothing was changed. To unsubscribe, open the link from the digest and press the "
+        "button, or let your mail client send its one-click request (RFC 8058).</p>",
+    ),
+    _HTML,
+)
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def parse_form(content_type: str | None, body: bytes) -> dict[str, list[str]] | None:
+    """The fields of a POST body, or None when it is no HTML form.
+
+    RFC 8058 §3.1: a one-click request is ``application/x-www-form-urlencoded`` or
+    ``multipart/form-data``; a body without a Content-Type is read as the former (what a
+    browser's form sends). Any other type (JSON, text) is no form.
+    """
+    ctype = (content_type or "application/x-www-form-urlencoded").split(";")[0].strip().lower()
+    if ctype not in _FORM_TYPES:
+        return None
+    if ctype == "application/x-www-form-urlencoded":
+        return parse_qs(body.decode("utf-8", "replace"))
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    form: dict[str, list[str]] = {}
+    for part in message.iter_parts() if message.is_multipart() else ():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            form.setdefault(name, []).append(payload.decode("utf-8", "replace"))
+    return form
+
+
+def how_requested(form: dict[str, list[str]] | None) -> str | None:
+    """How a POST asks to unsubscribe: ``"one-click"`` (RFC 8058 §3.1, the body
+    ``List-Unsubscribe=One-Click``), ``"confirmation page"`` (the button's field ``t``), or
+    None when it is neither — an empty, JSON or other body unsubscribes nobody."""
+    if form is None:
+        return None
+    if form.get("List-Unsubscribe") == ["One-Click"]:
+        return "one-click"
+    if form.get("t"):
+        return "confirmation page"
+    return None
+
+
+def submission(config: Config, query: str, form: dict[str, list[str]] | None) -> Answer:
+    """POST: suppress the address the token names (idempotent); 400 for a bad token, and 400
+    with a page saying nothing changed when the body is neither the button's form nor a
+    one-click request (see :func:`how_requested`). The recorded "how" is what happened."""
+    how = how_requested(form)
+    if how is None:
+        return _NEITHER
+    assert form is not None
     email, store = _verified(config, unsubscribe_token(query, form))
     try:
         if email is None:

@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import os
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,9 +25,10 @@ from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 from monitor.config import Config, SubscriberConfig
-from monitor.deliver.mailmessage import mail_domain
+from monitor.deliver.mailmessage import mail_domain, mailbox_value
 from monitor.deliver.transports import Transport
 from monitor.errors import (
+    DeliveryAbandonedError,
     DeliveryUncertainError,
     PermanentDeliveryError,
     RecipientRefusedError,
@@ -284,6 +286,7 @@ def send_due(
     theme_names: Mapping[str, str],
     *,
     now: Callable[[], dt.datetime],
+    cancel: threading.Event | None = None,
 ) -> SendReport:
     """Send every due delivery; one failing recipient never blocks the others.
 
@@ -291,22 +294,38 @@ def send_due(
     which ``status``, ``/healthz`` and the operator alert (:func:`monitor.ops.alerts.notify_transport`)
     report. A send whose outcome is uncertain (the data went out, no final reply came) is sent
     once more at most, then failed — so it costs at most one duplicate, like a crash.
+
+    ``cancel`` is the process's stop event: once set, no further delivery is claimed, and a
+    send waiting for its final reply is abandoned by the transport and recorded as uncertain
+    (:class:`DeliveryAbandonedError`), not as a transport failure.
     """
     report = SendReport()
     suppressed = store.suppressed()
     secret = unsubscribe_secret(config, store)
-    while (delivery := store.claim_delivery(now(), LEASE)) is not None:
+    stopping = cancel.is_set if cancel is not None else lambda: False
+    while not stopping() and (delivery := store.claim_delivery(now(), LEASE)) is not None:
         label = f"{delivery.subscriber} {delivery.digest_key}"
         if delivery.subscriber in suppressed:
             store.mark_failed(delivery.id, "unsubscribed before sending")
             report.failed.append(label)
             continue
+        if config.subscriber(delivery.subscriber) is None:
+            store.mark_failed(delivery.id, REMOVED)
+            log.warning("delivery %s not sent: %s", label, REMOVED)
+            report.failed.append(label)
+            continue
+        try:
+            mailbox_value(None, delivery.subscriber, header="To")
+        except ValueError as exc:  # an address no header can hold: retrying cannot help
+            store.mark_failed(delivery.id, f"cannot build the message: {exc}")
+            log.error("delivery %s failed for good: cannot build the message: %s", label, exc)
+            report.failed.append(label)
+            continue
         try:
             message = render(config, store, delivery, theme_names, secret)
-        except ValueError as exc:  # e.g. an address no header can hold: retrying cannot help
-            store.mark_failed(delivery.id, f"cannot build the message: {exc}")
-            log.exception("delivery %s failed for good: cannot build the message", label)
-            report.failed.append(label)
+            message.as_bytes()  # serialise here: a header that cannot be written fails now
+        except Exception as exc:  # any fault of rendering is one line and a deferral, not a crash
+            _unbuildable(store, delivery, label, exc, now(), report)
             continue
         try:
             transport.send(delivery.message_id, message)
@@ -332,15 +351,27 @@ def send_due(
             log.error("delivery %s failed for good: %s", label, exc)
             report.failed.append(label)
             continue
+        except Exception as exc:  # a fault the transport did not classify: it may have sent
+            fault = DeliveryUncertainError(
+                f"unexpected fault while sending ({type(exc).__name__}): {exc}"
+            )
+            log.debug("delivery %s: the fault in full", label, exc_info=exc)
+            _uncertain(store, delivery, label, fault, now(), report)
+            continue
         store.mark_sent(delivery.id, now())
         store.record_transport_success(now())
         log.info("delivered %s", label)
         report.sent.append(label)
+    if stopping():
+        return report  # the operator alert waits for the next pass: the transport is closing
     from monitor.ops.alerts import notify_transport  # alerts send through this module's transports
 
     notify_transport(config, store, transport, now())
     return report
 
+
+#: Why a delivery planned for an address no longer in the config is not sent.
+REMOVED = "removed from the config before sending"
 
 #: How often a delivery with an uncertain outcome is sent again: once, so at most one duplicate.
 UNCERTAIN_RESENDS = 1
@@ -348,6 +379,28 @@ UNCERTAIN_RESENDS = 1
 
 def _backoff(attempts: int) -> dt.timedelta:
     return min(MAX_BACKOFF, dt.timedelta(seconds=30 * 2 ** min(attempts, 10)))
+
+
+def _unbuildable(
+    store: Store,
+    delivery: Delivery,
+    label: str,
+    exc: Exception,
+    now: dt.datetime,
+    report: SendReport,
+) -> None:
+    """A delivery whose message cannot be built (a config value no header can hold, a template
+    fault): deferred, not failed, so fixing the config sends it; recorded as a failure of the
+    mail path so ``status``, ``/healthz`` and the operator alert say why nothing goes out."""
+    problem = f"cannot build the message ({type(exc).__name__}): {exc}"
+    retry_at = now + _backoff(delivery.attempts)
+    store.mark_retry(delivery.id, problem, retry_at)
+    store.record_transport_failure(problem, now)
+    log.error(
+        "delivery %s deferred until %s: %s", label, retry_at.isoformat(timespec="seconds"), problem
+    )
+    log.debug("delivery %s: the fault in full", label, exc_info=exc)
+    report.retry.append(label)
 
 
 def _uncertain(
@@ -359,7 +412,8 @@ def _uncertain(
     report: SendReport,
 ) -> None:
     """Record an uncertain outcome: resend once (the relay may have lost it), then stop."""
-    store.record_transport_failure(str(exc), now)
+    if not isinstance(exc, DeliveryAbandonedError):  # a stop is no fault of the transport
+        store.record_transport_failure(str(exc), now)
     if delivery.uncertain < UNCERTAIN_RESENDS:
         retry_at = now + _backoff(delivery.attempts)
         store.mark_uncertain(

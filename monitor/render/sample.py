@@ -13,6 +13,7 @@ Subject.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -182,7 +183,9 @@ def build_sample_digest(now: dt.datetime, timezone: str = "UTC") -> Digest:
         key=f"daily:{day.isoformat()}",
         label=f"{day.day} {day:%b %Y}",
         items=items,
-        message_id=f"sample.{now:%Y%m%d%H%M%S}@mofa-monitor.invalid",
+        # Unique per call: two tests in one second (or to two addresses) are two messages, and the
+        # Maildir file name derives from the Message-ID. 64 random bits; the header stays one line.
+        message_id=f"sample.{now:%Y%m%d%H%M%S}.{uuid.uuid4().hex[:16]}@mofa-monitor.invalid",
         created_at=now,
         timezone=timezone,
         notice=TEST_NOTICE,

@@ -104,7 +104,7 @@ class App(Closing):
 
     def transport(self) -> Transport:
         """A fresh transport for one batch of sends (one SMTP connection per batch)."""
-        return make_transport(self.config)
+        return make_transport(self.config, cancel=self.cancel)
 
     def tick(self, *, send: bool = True) -> TickReport:
         """Poll every source, then plan and send what is due; ``send=False`` is a silent baseline."""
@@ -126,6 +126,11 @@ class App(Closing):
         )
         with self.transport() as transport:
             sent = outbox.send_due(
-                self.config, self.store, transport, self.theme_names, now=self.clock
+                self.config,
+                self.store,
+                transport,
+                self.theme_names,
+                now=self.clock,
+                cancel=self.cancel,
             )
         return planned, sent

@@ -214,9 +214,15 @@ def _m4_source_waits_and_robots(db: sqlite3.Connection) -> None:
     )
 
 
+def _m5_subscriber_removed_at(db: sqlite3.Connection) -> None:
+    """When a configured subscriber left the config: re-added, their window starts anew."""
+    _run(db, "ALTER TABLE subscribers ADD COLUMN removed_at TEXT;")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m1_initial,
     _m2_subscription_log,
     _m3_delivery_order_and_transport,
     _m4_source_waits_and_robots,
+    _m5_subscriber_removed_at,
 )

@@ -47,15 +47,37 @@ class SubscriberRepository:
 
     def sync_subscribers(self, emails: Iterable[str]) -> None:
         """Record when each configured address was first seen (now, the store's clock); they get
-        only releases stored later (by row order, see :class:`monitor.models.Watermarks`)."""
+        only releases stored later (by row order, see :class:`monitor.models.Watermarks`).
+
+        ``emails`` is the whole configured list: an address missing from it is marked removed,
+        and one that comes back after that starts anew from now (README: a subscriber receives
+        only releases first seen after they were added), without the backlog of its absence.
+        """
         now = ts(self.db.now())
+        wanted = sorted({e.lower() for e in emails})
         with self.db.transaction() as conn:
             rows, revisions = current_watermarks(conn)
+            conn.executemany(
+                "UPDATE subscribers SET added_at = ?, added_row = ?, planned_row = ?, "
+                "planned_revision_row = ?, removed_at = NULL "
+                "WHERE email = ? AND removed_at IS NOT NULL",
+                [(now, rows, rows, revisions, e) for e in wanted],
+            )
             conn.executemany(  # ON CONFLICT DO NOTHING: SQLite ≥ 3.24 and PostgreSQL alike
                 "INSERT INTO subscribers(email, added_at, added_row, planned_row, "
                 "planned_revision_row) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [(e.lower(), now, rows, rows, revisions) for e in emails],
+                [(e, now, rows, rows, revisions) for e in wanted],
             )
+            if wanted:
+                conn.execute(
+                    "UPDATE subscribers SET removed_at = ? WHERE removed_at IS NULL "
+                    f"AND email NOT IN ({', '.join('?' * len(wanted))})",
+                    (now, *wanted),
+                )
+            else:
+                conn.execute(
+                    "UPDATE subscribers SET removed_at = ? WHERE removed_at IS NULL", (now,)
+                )
 
     def known_subscribers(self) -> dict[str, dt.datetime]:
         """Every address ever configured (lower-case) → when it was first seen."""
