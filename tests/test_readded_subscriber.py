@@ -10,9 +10,9 @@ from pathlib import Path
 from test_mail_headers import THEMES
 from test_outbox import Ledger, config_with, kst
 
+from monitor.clock import system_clock as utcnow
 from monitor.deliver.transports import MaildirTransport
 from monitor.plan import outbox
-from monitor.clock import system_clock as utcnow
 
 A = "a@example.org"
 B = "b@example.org"
