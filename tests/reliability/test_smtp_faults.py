@@ -24,9 +24,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 from faultkit import SmtpSink, Tally, rng
+from sitekit import SiteServer
 
 from monitor.config import load_config
-from monitor.localsite.server import SiteServer
 from monitor.ops.health import health_report
 from monitor.schedule.app import App
 from monitor.store.sqlite import utcnow
