@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from monitor.localsite import SiteServer
+from tests.sitekit import SiteServer
 
 LIST = "/eng/brd/m_5676/list.do"
 CONFIG = """[service]

@@ -40,22 +40,11 @@ from pydantic import (
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
+from monitor.data import default_theme_ids
 from monitor.errors import ConfigError
 
-DEFAULT_THEME_IDS = (
-    "north-korea",
-    "sanctions",
-    "cyber",
-    "human-rights",
-    "security-defense",
-    "humanitarian-aid",
-    "consular-safety",
-    "economy-trade",
-    "technology",
-    "multilateral",
-    "conflict-crisis",
-    "climate-environment",
-)
+#: The packaged theme ids (``monitor/data/themes.toml``), the ones a subscriber may follow.
+DEFAULT_THEME_IDS = default_theme_ids()
 DEFAULT_SOURCE_URL = "https://www.mofa.go.kr/eng/brd/m_5676/list.do"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")

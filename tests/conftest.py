@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from monitor.localsite.server import SiteServer
+from sitekit import SiteServer
 
 from smtp_server import free_port as any_free_port
 
 #: The recorded pages of the ministry's site (copied from the project's shared fixtures).
 SITE_DIR = Path(__file__).resolve().parent / "data" / "site"
 
-# --- HTTP: the local ministry site (monitor/localsite) --------------------------------------
+# --- HTTP: the local ministry site (tests/sitekit.py over monitor/localsite) -----------------
 
 
 @pytest.fixture

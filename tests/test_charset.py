@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from sitekit import SiteServer
 
 from monitor.errors import FetchError
 from monitor.fetch.http import Fetcher, FetchSettings
 from monitor.fetch.payload import decode_body
-from monitor.localsite.server import SiteServer
 from monitor.parse import board as mofa
 
 ENGLISH = (

@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from sitekit import SiteServer
 
 from monitor.config import load_config
 from monitor.errors import ConfigError
-from monitor.localsite.server import SiteServer
 
 from smtp_server import SmtpTestServer
 

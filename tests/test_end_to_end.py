@@ -12,8 +12,7 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
-
-from monitor.localsite import SiteServer
+from sitekit import SiteServer
 
 from smtp_server import SmtpTestServer
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import responses
+from sitekit import SiteServer
 
 from monitor import __version__
 from monitor.errors import FetchError, RobotsDisallowedError
@@ -20,7 +21,6 @@ from monitor.fetch.http import (
     HTTPStatusError,
     build_user_agent,
 )
-from monitor.localsite.server import SiteServer
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sitekit import SiteServer
 
 from monitor.cli.parser import main
-from monitor.localsite.server import SiteServer
 from monitor.schedule import poll as pipeline
 
 MINISTRY = """\

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sitekit import SiteServer
 
 from monitor.config import Config, load_config
-from monitor.localsite import SiteServer
 from monitor.schedule.app import App
 
 CORPUS = [

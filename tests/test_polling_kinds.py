@@ -14,10 +14,10 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from sitekit import SiteServer
 
 from monitor.clock import system_clock as utcnow
 from monitor.config import load_config
-from monitor.localsite import SiteServer
 from monitor.parse import board as mofa
 from monitor.schedule.app import App
 from monitor.schedule.poll import MAX_RETRY_AFTER

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sitekit import SiteServer
 
 from monitor.errors import RobotsDisallowedError
 from monitor.fetch.http import (
@@ -23,7 +24,6 @@ from monitor.fetch.http import (
     FetchSettings,
     freshness_seconds,
 )
-from monitor.localsite import SiteServer
 from monitor.models import CachedRobots
 from monitor.store.sqlite import Store
 

@@ -26,8 +26,7 @@ from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-
-from monitor.localsite.server import SiteServer
+from sitekit import SiteServer
 
 LIST_PATH = "/eng/brd/m_5676/list.do"
 _next_seq = iter(range(900_001, 999_999))

@@ -8,8 +8,7 @@ from collections.abc import Callable
 import pytest
 import requests
 from bs4 import BeautifulSoup
-
-from monitor.localsite.server import SiteServer
+from sitekit import SiteServer
 
 from conftest import SITE_DIR
 
@@ -171,3 +170,18 @@ class TestFaults:
         assert log[0].headers["user-agent"] == "probe/1"
         site.clear_requests()
         assert site.requests == []
+
+
+def test_the_packaged_site_ships_only_what_the_demo_runs() -> None:
+    """Faults, the recorded mode, canned pages and the request log are the tests' (sitekit)."""
+    import monitor.localsite.handler
+    import monitor.localsite.server as packaged
+
+    test_only = {"fault", "take_fault", "canned", "requests", "requests_to", "record", "mode"}
+    assert not test_only & set(dir(packaged.SiteServer))
+    assert not {"Fault", "LoggedRequest", "FaultKind"} & set(dir(packaged))
+    assert not hasattr(monitor.localsite.handler, "FaultKind")
+    with packaged.SiteServer() as demo_site:  # the demo's board: dynamic, no root needed
+        demo_site.publish(1, "A Release", "2026-06-01", "1. Text.")
+        answer = requests.get(demo_site.list_url(), timeout=5)
+        assert answer.status_code == 200 and "A Release" in answer.text

@@ -18,10 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sitekit import SiteServer
 
 from monitor.errors import FetchError
 from monitor.fetch.http import Fetcher, FetchInterrupted, FetchSettings
-from monitor.localsite import SiteServer
 
 LIST = "/eng/brd/m_5676/list.do"
 TIMEOUT = 3.0  # the configured [service] timeout, seconds

@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sitekit import SiteServer
 from test_mail_headers import THEMES
 from test_outbox import Ledger, kst
 
 from monitor.config import load_config
 from monitor.deliver.transports import SmtpTransport
-from monitor.localsite import SiteServer
 from monitor.plan import outbox
 from monitor.store.sqlite import Store
 

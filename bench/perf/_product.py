@@ -21,8 +21,6 @@ import jinja2
 
 from monitor.classify.summarize import summarize
 from monitor.config import Config, load_config
-from monitor.localsite.handler import SiteHandler
-from monitor.localsite.server import SiteServer
 from monitor.models import Release
 from monitor.parse.board import parse_article
 from monitor.plan import outbox as _outbox
@@ -30,6 +28,7 @@ from monitor.render import digest as _digest
 from monitor.schedule.app import App
 from monitor.schedule.poll import content_hash
 from monitor.store import Store
+from tests.sitekit import FaultyHandler, SiteServer  # the stand-in site with recorded mode
 
 __all__ = [
     "App",
@@ -140,7 +139,7 @@ def count_renders() -> Iterator[RenderCounts]:
         _digest._inliner = original_inliner
 
 
-class _CountingHandler(SiteHandler):
+class _CountingHandler(FaultyHandler):
     """The local site's handler, counting every byte it writes to the socket."""
 
     def setup(self) -> None:
@@ -176,18 +175,7 @@ class CountingSite(SiteServer):
         with self._bytes_lock:
             return self._bytes
 
-    def start(self) -> CountingSite:
-        from http.server import ThreadingHTTPServer
-
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _CountingHandler)
-        httpd.daemon_threads = True
-        httpd.site = self  # type: ignore[attr-defined]
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
+    handler_class = _CountingHandler
 
 
 @dataclass

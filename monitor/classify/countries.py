@@ -24,10 +24,12 @@ from collections.abc import Callable
 from functools import cache
 from importlib import resources
 
+from monitor import text as chars
+
 log = logging.getLogger(__name__)
 
 #: Zero-width characters read as a space: ZWSP, ZWNJ, ZWJ, word joiner, BOM (one table for classify).
-INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
+INVISIBLE = tuple(map(chr, sorted(chars.ZERO_WIDTH)))
 _QUOTES = (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("‐", "-"), ("‑", "-"))
 _TABLE = "countries.toml"
 

@@ -67,10 +67,10 @@ import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from re import _parser as sre_parser  # type: ignore[attr-defined]
 from typing import Any
 
+from monitor import data as packaged_data
 from monitor.classify import countries
 from monitor.classify.learn import ThemeModel, load_default_model, title_features
 from monitor.models import Classification, Evidence, ThemeTag
@@ -383,8 +383,7 @@ def load_taxonomy_toml(text: str) -> Taxonomy:
 @functools.cache
 def load_default_taxonomy() -> Taxonomy:
     """The taxonomy shipped with the package (parsed once; taxonomies are immutable)."""
-    text = resources.files("monitor.data").joinpath("themes.toml").read_text(encoding="utf-8")
-    return load_taxonomy_toml(text)
+    return load_taxonomy_toml(packaged_data.read_text("themes.toml"))
 
 
 @dataclass(frozen=True, slots=True)

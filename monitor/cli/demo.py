@@ -90,7 +90,7 @@ def run_demo(folder: Path, *, out: TextIO) -> int:
     """
     _fresh_dir(folder)
     config_path = folder / "config.toml"
-    with SiteServer(mode="dynamic", cookie_gate=True) as site:
+    with SiteServer(cookie_gate=True) as site:
         releases = site.seed_from_corpus()
         news, older = releases[:NEWS], releases[NEWS:]
         site.seed(older)

@@ -26,11 +26,13 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import AnyHttpUrl, TypeAdapter, ValidationError
 
+from monitor import text as chars
+
 logger = logging.getLogger(__name__)
 
-# Bidi embeddings/overrides/isolates and zero-width joiners: invisible, and able to make a
-# Subject read differently from what it says ("Trojan Source"-style reordering).
-_BIDI_AND_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# Bidi marks/embeddings/overrides/isolates and invisible format characters: unseen, and able to
+# make a Subject read differently from what it says ("Trojan Source"-style reordering).
+_BIDI_AND_INVISIBLE = chars.char_class(chars.INVISIBLE | chars.BIDI_CONTROLS)
 _WHITESPACE = re.compile(r"\s+")
 _TOKEN_CONTEXT = b"mofa-monitor unsubscribe v1\x00"
 

@@ -1,8 +1,8 @@
-"""A local stand-in for the ministry's site on 127.0.0.1: the offline demo and the test suite.
+"""A local stand-in for the ministry's board on 127.0.0.1, for the offline demo.
 
 It reproduces what matters to a client (the cookie gate, paging, the markup parsers rely on,
-conditional GET) and can misbehave on request (resets, ``Retry-After``, huge or truncated bodies),
-so the real pipeline can be exercised without the internet.
+conditional GET), so `mofa-monitor demo` runs the real pipeline without the internet. The test
+suite builds its misbehaving, recording site on top of it (``tests/sitekit.py``).
 """
 
 from monitor.localsite.server import SiteServer

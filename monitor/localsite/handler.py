@@ -1,61 +1,28 @@
-"""The request handler behind :class:`.server.SiteServer`: routing, gate, faults, 304s.
+"""The request handler behind :class:`.server.SiteServer`: routing, cookie gate, 304s.
 
-Kept apart from the server's public API so the misbehaviours (resets, truncation, endless
-bodies) can be read in one place. Every body that could be large is streamed in chunks and
-stops as soon as the client hangs up, so a "50 MB" fault never holds 50 MB anywhere.
+Three hooks let a subclass change the answers without copying the plumbing (the test suite's
+fault injection and request log in ``tests/sitekit.py`` use them): :meth:`SiteHandler.answer`
+(the whole answer, before the gate), :meth:`SiteHandler.route` (the page for a path) and
+:meth:`SiteHandler.answered` (called with the status just before it is sent).
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-import socket
-import struct
-import time
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from hashlib import sha1
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from requests.structures import CaseInsensitiveDict
-
-from monitor.localsite.pages import render_empty_listing
-
 if TYPE_CHECKING:
-    from monitor.localsite.server import Fault, SiteServer
+    from monitor.localsite.server import SiteServer
 
-FaultKind = Literal[
-    "status",
-    "slow",
-    "reset",
-    "truncated",
-    "huge",
-    "huge_chunked",
-    "non_html",
-    "redirect_loop",
-    "empty_listing",
-    "trickle_headers",
-    "trickle_body",
-]
-
-HUGE_BYTES = 50_000_000
-_CHUNK = b"<p>" + b"x" * (64 * 1024 - 7) + b"</p>\n"
-_PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n\x00\x00\x00trailer\n"
 _BOARD_PATH = re.compile(r"^/(?P<site>\w+)/brd/(?P<board>m_\d+)/(?P<action>list|view|down)\.do$")
 _SEQ = re.compile(r"(?:^|[?&;])seq=(\d+)")
 _GATE_COOKIE = "TMOSHCooKie"
-
-
-@dataclass(frozen=True)
-class LoggedRequest:
-    """One request the server received; ``status`` is what it answered (None: no answer)."""
-
-    method: str
-    path: str  # path with query string, as sent
-    headers: CaseInsensitiveDict[str]
-    status: int | None
 
 
 @dataclass(frozen=True)
@@ -99,32 +66,32 @@ class SiteHandler(BaseHTTPRequestHandler):
 
     def _handle(self, *, send_body: bool) -> None:
         self._send_body = send_body
-        self._logged = False
+        self._answered = False
         status: int | None = None
         try:
-            fault = self.site.take_fault(self.path)
-            if fault is not None:
-                status = self._apply_fault(fault)
-            elif self.site.cookie_gate and not self._has_gate_cookie():
-                status = self._gate()
-            else:
-                status = self._serve(self._route())
+            status = self.answer()
         except (ConnectionError, TimeoutError):
             self.close_connection = True  # the client hung up; nothing to answer
         finally:
-            if not self._logged:
+            if not self._answered:
                 self._record(status)
 
-    def _record(self, status: int | None) -> None:
-        """Log the request *before* answering, so a test that got its answer sees the entry."""
-        self._logged = True
-        headers = CaseInsensitiveDict(dict(self.headers.items()))
-        self.site.record(LoggedRequest(self.command, self.path, headers, status))
+    def answer(self) -> int | None:
+        """Answer the request; the status sent, or None when none was. The gate comes first."""
+        if self.site.cookie_gate and not self._has_gate_cookie():
+            return self._gate()
+        return self._serve(self.route())
 
-    def _route(self) -> Page:
-        canned = self.site.canned_page(self.path)
-        if canned is not None:
-            return canned
+    def answered(self, status: int | None) -> None:
+        """Hook: the request is about to be answered with ``status`` (None: no answer at all)."""
+
+    def _record(self, status: int | None) -> None:
+        """Call :meth:`answered` once per request, *before* the answer goes out."""
+        self._answered = True
+        self.answered(status)
+
+    def route(self) -> Page:
+        """The page for ``self.path``: robots.txt, the feed, or a board's list/view/down."""
         split = urlsplit(self.path)
         query = parse_qs(split.query)
         if split.path == "/robots.txt":
@@ -199,88 +166,6 @@ class SiteHandler(BaseHTTPRequestHandler):
         if self._send_body and body:
             self.wfile.write(body)
         return status
-
-    # -- faults -----------------------------------------------------------------------------
-
-    def _apply_fault(self, fault: Fault) -> int | None:
-        kind = fault.kind
-        if kind == "status":
-            status = fault.status or 500
-            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-            body = f"<html><body><h1>{status}</h1></body></html>".encode()
-            return self._respond(status, body, "text/html;charset=UTF-8", headers)
-        if kind == "slow":
-            time.sleep(fault.delay)
-            return self._serve(self._route())
-        if kind in ("trickle_headers", "trickle_body"):
-            return self._trickle(kind, fault.delay)
-        if kind == "reset":
-            self._reset()
-            return None
-        if kind == "redirect_loop":
-            return self._respond(302, b"", None, {"Location": self.path})
-        if kind == "non_html":
-            return self._respond(200, _PDF, "application/pdf", {})
-        if kind == "empty_listing":
-            return self._respond(200, render_empty_listing("m_5676").encode(), "text/html", {})
-        return self._stream_fault(kind)
-
-    def _reset(self) -> None:
-        """Drop the connection with a TCP RST and no answer, like a flaky load balancer."""
-        self._record(None)
-        self.close_connection = True
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.connection.close()
-
-    def _trickle(self, kind: FaultKind, every: float) -> int:
-        """One byte every ``every`` seconds, forever: in the headers, or in the body after them.
-
-        Each byte arrives well within a client's read timeout, so only a total deadline per
-        request (or an interruption) ends it; stops when the client hangs up.
-        """
-        self._record(200)
-        self.close_connection = True
-        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html;charset=UTF-8\r\n"
-        if kind == "trickle_body":
-            self.wfile.write(head + b"Content-Length: 1000000\r\n\r\n<html>")
-        else:
-            self.wfile.write(head + b"X-Slow: ")
-        try:
-            while True:
-                time.sleep(every)
-                self.wfile.write(b"x")
-                self.wfile.flush()
-        except OSError:
-            return 200
-
-    def _stream_fault(self, kind: FaultKind) -> int:
-        self._record(200)
-        self.close_connection = True
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html;charset=UTF-8")
-        self.send_header("Connection", "close")
-        if kind == "truncated":
-            body = b"<html><body><p>This page is cut short"
-            self.send_header("Content-Length", str(len(body) + 10_000))
-            self.end_headers()
-            self.wfile.write(body)
-            return 200
-        if kind == "huge":
-            self.send_header("Content-Length", str(HUGE_BYTES))
-        self.end_headers()
-        self._stream(HUGE_BYTES)
-        return 200
-
-    def _stream(self, total: int) -> None:
-        """Write ``total`` bytes of filler in 64 KiB chunks; stop when the client hangs up."""
-        sent = 0
-        while sent < total:
-            chunk = _CHUNK[: total - sent]
-            try:
-                self.wfile.write(chunk)
-            except OSError:
-                return
-            sent += len(chunk)
 
 
 def _int(values: list[str] | None, default: int) -> int:

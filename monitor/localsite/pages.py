@@ -16,18 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from email.utils import format_datetime
 
-from monitor.parse.feed import BRD_ID_BOARDS
+from monitor.parse.urls import BOARDS
 
-BOARD_TITLES = {
-    "m_5676": "Press Releases",
-    "m_5679": "Press Briefings",
-    "m_5674": "Ministry News",
-    "m_5689": "Minister's Speeches",
-    "m_4080": "보도자료",
-    "m_4078": "대변인 브리핑",
-}
+BOARD_TITLES = {board: b.title for board, b in BOARDS.items()}
 #: RSS ``brdId`` → board, as on the real site.
-FEED_BOARDS = {int(brd_id): board for brd_id, board in BRD_ID_BOARDS.items()}
+FEED_BOARDS = {b.brd_id: board for board, b in BOARDS.items() if b.brd_id is not None}
 PAGE_SIZE = 10
 FEED_SIZE = 30
 

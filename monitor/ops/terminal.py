@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import re
 
+from monitor import text as chars
+
 # C0 controls (but tab and newline, handled below), DEL, C1 controls; bidi marks, embeddings,
 # overrides and isolates (Unicode UAX #9); line and paragraph separators; lone surrogates.
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-    "\u2028\u2029\ud800-\udfff]"
+_UNSAFE = chars.char_class(
+    (chars.C0_C1 - {ord("\t"), ord("\n")})
+    | chars.BIDI_CONTROLS
+    | chars.LINE_SEPARATORS
+    | chars.SURROGATES
 )
 
 

@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 
+from monitor import text as chars
 from monitor.errors import ListingEmptyError, ParseError
 from monitor.models import Article, Attachment, Listing, ListingEntry
 from monitor.parse.urls import board_from_url, canonical_article_url, parse_seq, seq_from_url
@@ -67,10 +68,10 @@ def parse_boundary(parser: Callable[_P, _R]) -> Callable[_P, _R]:
 
 # --- text ------------------------------------------------------------------------------------
 
-_INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u2060"), None)  # BOM, zero-width space/joiner
-# C0/C1 controls other than whitespace (NUL, ESC, BEL, DEL…): never text, dropped wherever found.
-_INVISIBLE |= dict.fromkeys(
-    (c for c in (*range(0x20), *range(0x7F, 0xA0)) if not chr(c).isspace()), None
+# BOM, zero-width space, word joiner (the joiners shape scripts and emoji: kept), and C0/C1
+# controls other than whitespace (NUL, ESC, BEL, DEL…): never text, dropped wherever found.
+_INVISIBLE = chars.translate_table(
+    (chars.ZERO_WIDTH - chars.JOINERS) | {c for c in chars.C0_C1 if not chr(c).isspace()}
 )
 _SPACES_RE = re.compile(r"\s+")  # str-mode \s covers NBSP, U+3000 and the other Unicode spaces
 # A character reference left after the page's own unescaping: the CMS escaped the text twice.

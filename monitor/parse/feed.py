@@ -28,7 +28,7 @@ from monitor.parse.board import (
     parse_boundary,
     plausible_date,
 )
-from monitor.parse.urls import canonical_article_url, parse_article_ref, seq_from_url
+from monitor.parse.urls import BOARDS, canonical_article_url, parse_article_ref, seq_from_url
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 DC_DATE = "{http://purl.org/dc/elements/1.1/}date"
 
 # Feed id (``brdId``) → board, for item links that do not name the board.
-BRD_ID_BOARDS: dict[str, str] = {"302": "m_5676", "303": "m_5679", "235": "m_4080"}
+BRD_ID_BOARDS: dict[str, str] = {str(b.brd_id): board for board, b in BOARDS.items() if b.brd_id}
 _BRD_ID_RE = re.compile(r"[?&;]brdId=(\d+)", re.IGNORECASE)
 _MARKUP_RE = re.compile(r"<[a-zA-Z!/]")
 # Characters XML 1.0 (§2.2) does not allow anywhere in a document, not even as references.

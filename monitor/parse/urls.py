@@ -13,6 +13,7 @@ import datetime as dt
 import html
 import logging
 import re
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 logger = logging.getLogger(__name__)
@@ -24,15 +25,27 @@ MAX_SEQ_DIGITS = 18
 BOARD_RE = re.compile(r"/brd/(m_\d+)(?:/|$)")
 _SITE_PATH_RE = re.compile(r"^(?P<prefix>.*?)/(?P<site>eng|www)/brd/(?P<board>m_\d+)?")
 
-# Which site serves a board when the source URL does not say (e.g. a feed URL under /www/).
-BOARD_SITES: dict[str, str] = {
-    "m_5676": "eng",  # Press Releases
-    "m_5679": "eng",  # Press Briefings
-    "m_5674": "eng",  # Ministry News
-    "m_5689": "eng",  # Minister's speeches
-    "m_4080": "www",  # 보도자료
-    "m_4078": "www",  # Korean spokesperson briefings
+
+@dataclass(frozen=True)
+class Board:
+    """One of the ministry's boards: the site that serves it, its title, its RSS ``brdId``."""
+
+    site: str  # "eng" or "www": the path prefix of its listing and articles
+    title: str  # as the site's own page heading shows it
+    brd_id: int | None = None  # ``/www/brd/rss.do?brdId=N``, for the boards that have a feed
+
+
+#: The one board map: board id → site, title and feed id (MOFA_SITE: the boards and their feeds).
+BOARDS: dict[str, Board] = {
+    "m_5676": Board("eng", "Press Releases", 302),
+    "m_5679": Board("eng", "Press Briefings", 303),
+    "m_5674": Board("eng", "Ministry News"),
+    "m_5689": Board("eng", "Minister's Speeches"),
+    "m_4080": Board("www", "보도자료", 235),
+    "m_4078": Board("www", "대변인 브리핑"),
 }
+# Which site serves a board when the source URL does not say (e.g. a feed URL under /www/).
+BOARD_SITES: dict[str, str] = {board: b.site for board, b in BOARDS.items()}
 DEFAULT_SITE = "eng"
 
 

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 from faultkit import FULL, MaildirSink, Tally, cli, cli_args, rng, wait_for
-
-from monitor.localsite.server import SiteServer
+from sitekit import SiteServer
 
 READER = "desk@example.org"
 LATE = "late@example.org"

@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 from faultkit import MaildirSink, Tally, rng
+from sitekit import SiteServer
 
 from monitor.config import load_config
 from monitor.fetch.retry import PoliteRetry
 from monitor.localsite.handler import Page
 from monitor.localsite.pages import render_article
-from monitor.localsite.server import SiteServer
 from monitor.ops.health import health_report
 from monitor.schedule.app import App
 

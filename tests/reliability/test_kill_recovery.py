@@ -28,9 +28,9 @@ from typing import Literal
 
 import pytest
 from faultkit import MaildirSink, SmtpSink, Tally, cli, cli_args, rng, scale, wait_for
+from sitekit import SiteServer
 
 from monitor.config import load_config
-from monitor.localsite.server import SiteServer
 from monitor.schedule.app import App
 
 from smtp_server import SmtpTestServer

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from faultkit import MaildirSink, Tally, rng
+from sitekit import SiteServer
 
 from monitor.clock import system_clock as utcnow
 from monitor.config import load_config
-from monitor.localsite.server import SiteServer
 from monitor.ops.health import health_report
 from monitor.schedule.app import App
 

@@ -24,10 +24,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 from faultkit import SmtpSink, Tally, rng
+from sitekit import SiteServer
 
 from monitor.clock import system_clock as utcnow
 from monitor.config import load_config
-from monitor.localsite.server import SiteServer
 from monitor.ops.health import health_report
 from monitor.schedule.app import App
 
