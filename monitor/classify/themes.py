@@ -92,6 +92,31 @@ def normalize_text(text: str) -> str:
     return countries.normalize(text).casefold()
 
 
+@functools.lru_cache(maxsize=4096)
+def phrase_regex(phrase: str) -> re.Pattern[str] | None:
+    """A literal ``phrase`` (a subscriber's keyword or exclude term) as a whole-word matcher.
+
+    The phrase goes through :func:`normalize_text`, as the text it is matched in must, and is
+    then matched like a theme pattern: it may not start or end inside an ASCII word, so "AI"
+    matches "AI" and "AI-driven" but not "said" or "Thailand", and "UN" not "June". A side
+    that is not an ASCII letter or digit (Korean ``북한``) has no boundary, since particles
+    attach (``북한의``). ``None`` for a phrase that is empty once normalised.
+    """
+    norm = normalize_text(phrase).strip()
+    if not norm:
+        return None
+    left = r"(?<![a-z0-9])" if _ASCII_WORD.match(norm[0]) else ""
+    right = r"(?![a-z0-9])" if _ASCII_WORD.match(norm[-1]) else ""
+    return re.compile(left + re.escape(norm) + right)
+
+
+def contains_phrase(normalized_text: str, phrase: str) -> bool:
+    """Whether ``phrase`` occurs as whole words in text already passed through
+    :func:`normalize_text` (rule of :func:`phrase_regex`); an empty phrase never occurs."""
+    regex = phrase_regex(phrase)
+    return regex is not None and regex.search(normalized_text) is not None
+
+
 @dataclass(frozen=True)
 class ThemeSpec:
     """A theme as written in data or config; ``mode`` says how it merges onto an existing id.
