@@ -334,19 +334,6 @@ class SubscriberConfig(_Strict):
                 raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 code like 'KP'")
         return [code.upper() for code in values]
 
-    @model_validator(mode="after")
-    def _no_contradiction(self) -> SubscriberConfig:
-        both = sorted(
-            {k.strip().casefold() for k in self.keywords if k.strip()}
-            & {e.strip().casefold() for e in self.exclude if e.strip()}
-        )
-        if both:
-            raise ValueError(
-                f"{', '.join(map(repr, both))} is in both keywords and exclude: a release containing "
-                "it would be asked for and dropped at once; remove it from one of them"
-            )
-        return self
-
     @property
     def weekday_index(self) -> int:
         """Monday is 0, as in :meth:`datetime.date.weekday`."""
@@ -409,7 +396,40 @@ def _cross_checks(raw: dict[str, Any]) -> list[str]:
         _duplicates("sources", keys("sources", "id"), "id")
         + _duplicates("subscribers", keys("subscribers", "email"), "email")
         + _theme_pattern_problems(raw)
+        + _keyword_contradictions(raw)
     )
+
+
+def _keyword_contradictions(raw: dict[str, Any]) -> list[str]:
+    """An exclude term found in a keyword (whole words, normalised as matching does): every
+    release the keyword asks for is dropped. Run on the raw data, so it is reported alongside
+    the subscriber's other problems (:func:`monitor.render.digest.matches` is the rule)."""
+    from monitor.classify.themes import contains_phrase, normalize_text
+
+    subscribers = raw.get("subscribers")
+    problems = []
+    for number, sub in enumerate(subscribers if isinstance(subscribers, list) else [], start=1):
+        if not isinstance(sub, dict):
+            continue
+        keywords, exclude = sub.get("keywords", []), sub.get("exclude", [])
+        if not isinstance(keywords, list) or not isinstance(exclude, list):
+            continue  # the type error is reported by field validation
+        same: list[str] = []
+        inside: list[str] = []
+        for term in (e for e in exclude if isinstance(e, str) and e.strip()):
+            for keyword in (k for k in keywords if isinstance(k, str) and k.strip()):
+                norm_term, norm_keyword = normalize_text(term), normalize_text(keyword)
+                if norm_term == norm_keyword:
+                    same.append(repr(norm_term))
+                elif contains_phrase(norm_keyword, term):
+                    inside.append(f"exclude {term!r} is found in keyword {keyword!r}")
+        why = "a release containing it would be asked for and dropped at once; remove it from one of them"
+        if same:
+            joined = ", ".join(dict.fromkeys(same))
+            problems.append(f"subscribers.{number}: {joined} is in both keywords and exclude: {why}")
+        if inside:
+            problems.append(f"subscribers.{number}: {'; '.join(inside)}: {why}")
+    return problems
 
 
 def _theme_pattern_problems(raw: dict[str, Any]) -> list[str]:

@@ -212,6 +212,20 @@ MISTAKES = [
         id="keyword-also-excluded",
     ),
     pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\nkeywords = ["Gaza Strip"]\n'
+        'exclude = ["GAZA"]\n',
+        "config.toml: subscribers.1: exclude 'GAZA' is found in keyword 'Gaza Strip': a release "
+        "containing it would be asked for and dropped at once; remove it from one of them",
+        id="exclude-inside-keyword",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\nkeywords = ["Gaza Strip"]\n'
+        'exclude = ["gaza  strip"]\n',
+        "config.toml: subscribers.1: 'gaza strip' is in both keywords and exclude: a release "
+        "containing it would be asked for and dropped at once; remove it from one of them",
+        id="keyword-excluded-other-spacing",
+    ),
+    pytest.param(
         '[mail.smtp]\nusername = "u"\n',
         "config.toml: mail.smtp: username is set but password_env (the variable holding the password) is not",
         id="secret-only-from-env",
@@ -254,6 +268,21 @@ class TestMistakes:
             "subscribers.2.send_at",
             "subscribers.2.email",
         ]
+
+    def test_contradiction_is_reported_with_the_other_problems(self, tmp_path: Path) -> None:
+        """A bad theme in the same subscriber does not hide its keyword/exclude contradiction."""
+        path = write(
+            tmp_path,
+            """\
+            [[subscribers]]
+            email = "a@example.org"
+            themes = ["nope"]
+            keywords = ["Gaza"]
+            exclude = ["gaza"]
+            """,
+        )
+        found = [p.split(": ", 2)[1] for p in problems(path)]
+        assert found == ["subscribers.1.themes", "subscribers.1"]
 
     def test_missing_file_says_how_to_start(self, tmp_path: Path) -> None:
         """A missing config names the path tried and the command to create one."""
