@@ -426,7 +426,9 @@ def _keyword_contradictions(raw: dict[str, Any]) -> list[str]:
         why = "a release containing it would be asked for and dropped at once; remove it from one of them"
         if same:
             joined = ", ".join(dict.fromkeys(same))
-            problems.append(f"subscribers.{number}: {joined} is in both keywords and exclude: {why}")
+            problems.append(
+                f"subscribers.{number}: {joined} is in both keywords and exclude: {why}"
+            )
         if inside:
             problems.append(f"subscribers.{number}: {'; '.join(inside)}: {why}")
     return problems

@@ -212,8 +212,7 @@ MISTAKES = [
         id="keyword-also-excluded",
     ),
     pytest.param(
-        '[[subscribers]]\nemail = "a@example.org"\nkeywords = ["Gaza Strip"]\n'
-        'exclude = ["GAZA"]\n',
+        '[[subscribers]]\nemail = "a@example.org"\nkeywords = ["Gaza Strip"]\nexclude = ["GAZA"]\n',
         "config.toml: subscribers.1: exclude 'GAZA' is found in keyword 'Gaza Strip': a release "
         "containing it would be asked for and dropped at once; remove it from one of them",
         id="exclude-inside-keyword",

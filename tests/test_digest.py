@@ -178,7 +178,12 @@ class TestKeywordWords:
         ("fullwidth keyword", {"keywords": ["Ｇａｚａ Ｓｔｒｉｐ"]}, GAZA, True),
         ("fullwidth text", {"keywords": ["gaza ceasefire"]}, GAZA, True),
         ("curly quote keyword", {"keywords": ["Korea’s"]}, release(9, "Korea's role"), True),
-        ("Korean keyword takes particles", {"keywords": ["북한"]}, release(10, "북한의 도발"), True),
+        (
+            "Korean keyword takes particles",
+            {"keywords": ["북한"]},
+            release(10, "북한의 도발"),
+            True,
+        ),
         ("exclude is whole-word too", {"exclude": ["AI"]}, SAID, True),
         ("exclude normalised too", {"exclude": ["gaza  strip"]}, GAZA, False),
         ("zero-width keyword is blank", {"keywords": ["\u200b"]}, SAID, True),
