@@ -367,6 +367,31 @@ class Config(_Strict):
     path: Path = Field(Path("config.toml"), exclude=True)
     fingerprint: str = Field("", exclude=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _subscriber_zone_defaults_to_service(cls, data: Any) -> Any:
+        """A subscriber without ``timezone`` lives in ``[service] timezone`` (itself Asia/Seoul
+        by default): its ``send_at`` and dates are read there. An invalid service zone is
+        reported once, on the service, and leaves such subscribers on the default."""
+        if not isinstance(data, dict):
+            return data
+        service = data.get("service")
+        zone = service.get("timezone") if isinstance(service, dict) else None
+        if isinstance(service, ServiceConfig):
+            zone = service.timezone
+        subscribers = data.get("subscribers")
+        if not isinstance(zone, str) or not isinstance(subscribers, list):
+            return data
+        try:
+            _check_zone(zone)
+        except ValueError:
+            return data
+        subscribers = [
+            {**sub, "timezone": zone} if isinstance(sub, dict) and "timezone" not in sub else sub
+            for sub in subscribers
+        ]
+        return {**data, "subscribers": subscribers}
+
     @property
     def state_dir(self) -> Path:
         """Absolute state folder (database, lock, default outbox)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config, parse_duration
+from monitor.config import Config, load_config, parse_duration
 from monitor.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -288,3 +288,34 @@ class TestMistakes:
         message = problems(tmp_path / "config.toml")[0]
         assert str(tmp_path / "config.toml") in message
         assert "cp config.example.toml config.toml" in message
+
+
+class TestSubscriberZone:
+    """A subscriber without ``timezone`` uses ``[service] timezone`` (F24)."""
+
+    def test_service_zone_reaches_subscribers_without_their_own(self, tmp_path: Path) -> None:
+        path = write(
+            tmp_path,
+            """\
+            [service]
+            timezone = "Europe/Berlin"
+            [[subscribers]]
+            email = "a@example.org"
+            [[subscribers]]
+            email = "b@example.org"
+            timezone = "America/Los_Angeles"
+            """,
+        )
+        config = load_config(path)
+        assert [s.timezone for s in config.subscribers] == ["Europe/Berlin", "America/Los_Angeles"]
+
+    def test_default_is_seoul(self) -> None:
+        config = Config.model_validate({"subscribers": [{"email": "a@example.org"}]})
+        assert config.subscribers[0].timezone == "Asia/Seoul"
+
+    def test_bad_service_zone_is_reported_once(self, tmp_path: Path) -> None:
+        path = write(
+            tmp_path,
+            '[service]\ntimezone = "Mars/Base"\n[[subscribers]]\nemail = "a@example.org"\n',
+        )
+        assert [p.split(": ", 2)[1] for p in problems(path)] == ["service.timezone"]
