@@ -321,18 +321,40 @@ class SubscriberConfig(_Strict):
         if len(unknown) == 1 and (hint := suggest(unknown[0], known)):
             raise ValueError(f"unknown theme {unknown[0]!r}{hint}")
         if unknown:
-            raise ValueError(
-                f"unknown theme {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
-            )
+            named = ", ".join(f"{t!r}{_hint_in_parentheses(t, known)}" for t in unknown)
+            plural = "s" if len(unknown) > 1 else ""
+            raise ValueError(f"unknown theme{plural} {named}; known: {', '.join(sorted(known))}")
         return values
 
     @field_validator("countries")
     @classmethod
     def _iso_codes(cls, values: list[str]) -> list[str]:
+        """Codes the classifier can tag (``monitor/data/countries.toml``): any other code,
+        ``KR`` included, would silently filter out every release."""
+        from monitor.classify.countries import known_codes
+
+        codes = known_codes()
+        problems = []
         for code in values:
-            if not re.fullmatch(r"[A-Za-z]{2}", code):
-                raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 code like 'KP'")
-        return [code.upper() for code in values]
+            upper = code.strip().upper()
+            if upper in codes:
+                continue
+            if upper == "KR":
+                problems.append(
+                    "'KR': releases are by and about Korea, so none is tagged with it; "
+                    "list the other countries you follow"
+                )
+                continue
+            by_name = [
+                c
+                for c, names in codes.items()
+                if code.strip().casefold() in (n.casefold() for n in names)
+            ]
+            hint = f"; did you mean {by_name[0]!r} ({codes[by_name[0]][0]})?" if by_name else ""
+            problems.append(f"{code!r} is not an ISO 3166-1 alpha-2 code like 'KP'{hint}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return [code.strip().upper() for code in values]
 
     @property
     def weekday_index(self) -> int:
@@ -587,15 +609,49 @@ def _message(error: Any) -> str:
 def suggest(value: object, choices: Iterable[str]) -> str:
     """``"; did you mean 'daily'?"`` for a near miss (``"dayly"``, ``"north korea"``), else ``""``.
 
-    Case, spaces and underscores are forgiven first, since ids are lower-case and dashed.
+    Case, spaces and underscores are forgiven first, since ids are lower-case and dashed. Then
+    one dashed part of a choice (``"rss"`` → ``'mofa-rss'``) or its initials (``"nk"`` →
+    ``'north-korea'``) when only one choice fits; then the closest spelling by
+    :class:`difflib.SequenceMatcher` ratio (at least 0.6), ties going to the longest common
+    prefix, as people mistype the middle of a word more than its start (``"munday"`` →
+    ``'monday'``, not ``'sunday'``), then to the order of ``choices``.
     """
+    best = _closest(value, list(choices))
+    return f"; did you mean {best!r}?" if best else ""
+
+
+def _hint_in_parentheses(value: str, choices: Iterable[str]) -> str:
+    best = _closest(value, list(choices))
+    return f" (did you mean {best!r}?)" if best else ""
+
+
+def _closest(value: object, choices: list[str]) -> str | None:
     if not isinstance(value, str):
-        return ""
-    choices = list(choices)
+        return None
     normal = re.sub(r"[\s_]+", "-", value.strip().lower())
-    exact = [c for c in choices if c == normal]
-    close = exact or difflib.get_close_matches(normal, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    if not normal:
+        return None
+    if normal in choices:
+        return normal
+    parts = [
+        c
+        for c in choices
+        if (len(normal) >= 3 and c.startswith(normal))
+        or normal in c.split("-")
+        or normal == "".join(p[0] for p in c.split("-") if p)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+
+    def score(choice: str) -> tuple[float, int]:
+        ratio = difflib.SequenceMatcher(None, normal, choice).ratio()
+        prefix = 0
+        while prefix < min(len(normal), len(choice)) and normal[prefix] == choice[prefix]:
+            prefix += 1
+        return ratio, prefix
+
+    ranked = sorted(choices, key=score, reverse=True)  # stable: ties keep the choices' order
+    return ranked[0] if ranked and score(ranked[0])[0] >= 0.6 else None
 
 
 def _did_you_mean(loc: tuple[Any, ...]) -> str:

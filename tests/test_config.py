@@ -225,6 +225,39 @@ MISTAKES = [
         id="keyword-excluded-other-spacing",
     ),
     pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\nfrequency = "weekly"\nweekday = "munday"\n',
+        "config.toml: subscribers.1.weekday: must be one of monday, tuesday, wednesday, thursday, "
+        "friday, saturday, sunday; did you mean 'monday'?",
+        id="weekday-first-letter-wins-tie",
+    ),
+    pytest.param(
+        '[[sources]]\nid = "s"\nkind = "rss"\nurl = "https://example.org/"\n',
+        "config.toml: sources.1.kind: must be one of mofa-board, mofa-rss; did you mean 'mofa-rss'?",
+        id="kind-part-did-you-mean",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\n'
+        'themes = ["North-Korea", "nk", "sanction", "zzz"]\n',
+        "config.toml: subscribers.1.themes: unknown themes 'North-Korea' (did you mean "
+        "'north-korea'?), 'nk' (did you mean 'north-korea'?), 'sanction' (did you mean "
+        "'sanctions'?), 'zzz'; known: climate-environment, conflict-crisis, consular-safety, "
+        "cyber, economy-trade, human-rights, humanitarian-aid, multilateral, north-korea, "
+        "sanctions, security-defense, technology",
+        id="several-unknown-themes-each-suggested",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\ncountries = ["XX", "Germany", "kp"]\n',
+        "config.toml: subscribers.1.countries: 'XX' is not an ISO 3166-1 alpha-2 code like 'KP'; "
+        "'Germany' is not an ISO 3166-1 alpha-2 code like 'KP'; did you mean 'DE' (Germany)?",
+        id="unknown-country-codes",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\ncountries = ["KR"]\n',
+        "config.toml: subscribers.1.countries: 'KR': releases are by and about Korea, so none is "
+        "tagged with it; list the other countries you follow",
+        id="korea-itself",
+    ),
+    pytest.param(
         '[mail.smtp]\nusername = "u"\n',
         "config.toml: mail.smtp: username is set but password_env (the variable holding the password) is not",
         id="secret-only-from-env",
