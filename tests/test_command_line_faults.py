@@ -152,6 +152,25 @@ class TestArguments:
         )
         assert not (tmp_path / "state" / "outbox").exists()
 
+    def test_unknown_theme_is_a_usage_error(self, stocked: Path) -> None:
+        """`releases --theme nk`: exit 2 like argparse's own errors, with a suggestion (F5)."""
+        result = cli(stocked, "releases", "--theme", "nk")
+        assert result.returncode == 2
+        line = result.stderr.splitlines()[-1]
+        assert line.startswith(
+            "mofa-monitor: error: unknown theme 'nk'; did you mean 'north-korea'? (known: climate-"
+        )
+        assert cli(stocked, "releases", "--theme", "north-korea").returncode == 0
+
+    def test_unknown_backfill_source_is_a_usage_error(self, tmp_path: Path) -> None:
+        config = write_config(tmp_path, BASE.format(url="http://127.0.0.1:9/x", mail=""))
+        result = cli(config, "backfill", "--since", "2024-01-01", "--source", "mofa-eng")
+        assert result.returncode == 2
+        assert result.stderr.splitlines()[-1] == (
+            f"mofa-monitor: error: no board source 'mofa-eng' in {config}; did you mean "
+            "'mofa-en'? (board sources: mofa-en)"
+        )
+
     def test_send_test_still_sends_to_a_good_address(
         self, tmp_path: Path, smtp_server: SmtpTestServer
     ) -> None:

@@ -17,8 +17,8 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 from monitor.cli.common import command, config_path, load, load_readonly, release_json
-from monitor.config import Config
-from monitor.errors import MonitorError
+from monitor.config import Config, suggest
+from monitor.errors import MonitorError, UsageError
 from monitor.ops.lastgood import remember as remember_config
 from monitor.ops.lock import StateLock
 from monitor.ops.terminal import for_terminal, json_for_terminal
@@ -143,8 +143,9 @@ def releases(args: argparse.Namespace, out: TextIO) -> int:
     """List stored releases, newest first (--json: one object per line)."""
     with App(load_readonly(args)[0]) as app:
         if args.theme and args.theme not in app.theme_names:
-            raise MonitorError(
-                f"unknown theme {args.theme!r}; known: {', '.join(sorted(app.theme_names))}"
+            known = sorted(app.theme_names)
+            raise UsageError(
+                f"unknown theme {args.theme!r}{suggest(args.theme, known)} (known: {', '.join(known)})"
             )
         found = app.store.releases(theme=args.theme, since=args.since, limit=args.limit)
     for release in found:
@@ -327,6 +328,12 @@ def backfill(args: argparse.Namespace, out: TextIO) -> int:
     sources = [
         s for s in config.sources if s.kind == "mofa-board" and (args.source in (None, s.id))
     ]
+    boards = [s.id for s in config.sources if s.kind == "mofa-board"]
+    if args.source is not None and args.source not in boards:
+        raise UsageError(
+            f"no board source {args.source!r} in {config.path}{suggest(args.source, boards)}"
+            + (f" (board sources: {', '.join(boards)})" if boards else "")
+        )
     if not sources:
         raise MonitorError(
             f"no board source {args.source or ''} to backfill in {config.path}".replace("  ", " ")
