@@ -350,6 +350,36 @@ class TestBrokenConfigForReaders:
         )
         assert "releases stored: 10" in status.stdout
 
+    def test_unsubscribe_and_resubscribe_work_on_a_broken_config(self, stocked: Path) -> None:
+        """An operator honouring a request does not wait for the file to be fixed (F9)."""
+        stocked.write_text(stocked.read_text() + "\nbroken = [\n")
+        done = cli(stocked, "unsubscribe", "desk@example.org")
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.startswith(f"mofa-monitor: warning: {stocked} is invalid")
+        assert done.stdout.startswith("desk@example.org unsubscribed by ")
+        listed = cli(stocked, "subscribers")
+        assert listed.returncode == 0 and "desk@example.org: UNSUBSCRIBED" in listed.stdout
+        back = cli(stocked, "resubscribe", "desk@example.org")
+        assert back.returncode == 0, back.stderr
+        assert "digests resume with releases from now on" in back.stdout
+
+    def test_syntax_error_still_finds_a_custom_state_dir(self, tmp_path: Path) -> None:
+        """No last good copy, state_dir named in a file TOML cannot read: the defaults (F20)."""
+        body = BASE.format(url="http://127.0.0.1:9/x", mail="").replace(
+            'state_dir = "state"', 'state_dir = "custom"  # ours'
+        )
+        config = write_config(tmp_path, body)
+        assert cli(config, "unsubscribe", "gone@example.org").returncode == 0  # creates the state
+        assert not (tmp_path / "custom" / "last-good-config.json").exists()
+        config.write_text(body + "\nbroken = [\n")
+        for command in ("status", "subscribers", "releases"):
+            result = cli(config, command)
+            assert result.returncode == 0, (command, result.stderr)
+            assert result.stderr.splitlines()[0].endswith(
+                f"answering with the defaults for {tmp_path / 'custom'}"
+            )
+        assert "gone@example.org" in cli(config, "subscribers").stdout
+
     def test_missing_file_keeps_its_own_error(self, tmp_path: Path) -> None:
         result = cli(tmp_path / "config.toml", "status")
         assert result.returncode == 2

@@ -9,7 +9,7 @@ import json
 import logging
 from typing import TextIO
 
-from monitor.cli.common import command, load, load_readonly
+from monitor.cli.common import command, load_readonly
 from monitor.errors import MonitorError
 from monitor.plan.subscriptions import (
     describe_suppression,
@@ -73,7 +73,7 @@ def subscribers(args: argparse.Namespace, out: TextIO) -> int:
 def unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
     """Stop mailing one or more addresses now (pending digests are dropped); the config may
     keep them. Also re-applies suppressions after a lost state (see README, Backups)."""
-    config = load(args)
+    config = load_readonly(args)[0]
     actor = operator_name()
     with App(config) as app:
         for email in args.emails:
@@ -91,7 +91,7 @@ def unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
 @command("resubscribe")
 def resubscribe(args: argparse.Namespace, out: TextIO) -> int:
     """Mail an unsubscribed address again, from now on; --yes is needed if the reader did it."""
-    config = load(args)
+    config = load_readonly(args)[0]
     actor = operator_name()
     with App(config) as app:
         existing = app.store.suppressions().get(args.email.lower())
