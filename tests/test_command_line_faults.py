@@ -384,3 +384,43 @@ class TestBrokenConfigForReaders:
         result = cli(tmp_path / "config.toml", "status")
         assert result.returncode == 2
         assert "config file not found" in result.stderr
+
+
+class TestStderrLines:
+    """Every line the CLI writes on stderr is neutralised for terminals, and a JSON object
+    with --log-format json (F16, and the error boundary)."""
+
+    def test_error_boundary_neutralises_quoted_text(self, stocked: Path) -> None:
+        hostile = "a\x1b]0;pwn\x07\u202e@example.org"
+        result = cli(stocked, "preview", "--subscriber", hostile)
+        assert result.returncode == 1
+        assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
+        assert result.stderr.splitlines()[-1].startswith(
+            "mofa-monitor: error: a\\x1b]0;pwn\\x07\\u202e@example.org is not a subscriber"
+        )
+
+    def test_json_mode_progress_and_summary_lines(
+        self, tmp_path: Path, live_site: SiteServer
+    ) -> None:
+        import json
+
+        live_site.seed_from_corpus(limit=10)
+        config = write_config(tmp_path, BASE.format(url=live_site.list_url(), mail=""))
+        result = cli(config, "--log-format", "json", "run-once")
+        assert result.returncode == 0, result.stderr
+        lines = result.stderr.splitlines()
+        assert any("listing page 1" in json.loads(line)["message"] for line in lines)
+        for line in lines:
+            record = json.loads(line)
+            assert set(record) >= {"time", "level", "logger", "message"}
+
+    def test_json_mode_config_problems(self, tmp_path: Path) -> None:
+        import json
+
+        config = write_config(tmp_path, '[service]\nrequest_delay = "soon"\nbogus = 1\n')
+        result = cli(config, "--log-format", "json", "run-once")
+        assert result.returncode == 2
+        records = [json.loads(line) for line in result.stderr.splitlines()]
+        assert [r["level"] for r in records] == ["error", "error"]
+        assert records[0]["message"].startswith(f"{config}: service.request_delay: ")
+        assert records[0]["logger"] == "mofa-monitor"

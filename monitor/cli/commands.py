@@ -11,12 +11,11 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-import sys
 from collections.abc import Iterator
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from monitor.cli.common import command, config_path, load, load_readonly, release_json
+from monitor.cli.common import command, config_path, load, load_readonly, release_json, say
 from monitor.config import Config, suggest
 from monitor.errors import MonitorError, UsageError
 from monitor.ops.lastgood import remember as remember_config
@@ -41,7 +40,7 @@ def check_config(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     for warning in config_warnings(config):
-        print(f"{config.path}: warning: {warning}", file=sys.stderr)
+        say(f"{config.path}: warning: {warning}", "warning")
     return 0
 
 
@@ -103,7 +102,7 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
 
 def _progress(line: str) -> None:
     """A progress line of a long poll or backfill, on stderr (stdout keeps the summary)."""
-    print(line, file=sys.stderr, flush=True)
+    say(line)
 
 
 def _never_succeeded(app: App, source_id: str) -> bool:
@@ -207,10 +206,10 @@ def preview(args: argparse.Namespace, out: TextIO) -> int:
         if suppression is not None:
             from monitor.plan.subscriptions import describe_suppression
 
-            print(
+            say(
                 f"note: {sub.email} is unsubscribed {describe_suppression(suppression)}: "
                 "nothing is sent to them (`mofa-monitor resubscribe` undoes it)",
-                file=sys.stderr,
+                "warning",
             )
         digest = outbox.preview(config, app.store, sub, utcnow())
         secret = outbox.unsubscribe_secret(config, app.store)
@@ -343,10 +342,7 @@ def backfill(args: argparse.Namespace, out: TextIO) -> int:
         for source in sources:
 
             def progress(page: int, rows: int, missing: int, source_id: str = source.id) -> None:
-                print(
-                    f"{source_id}: page {page}: {rows} rows, {missing} missing so far",
-                    file=sys.stderr,
-                )
+                say(f"{source_id}: page {page}: {rows} rows, {missing} missing so far")
 
             outcome = app.poller.backfill(source, args.since, progress=progress)
             retry = (
