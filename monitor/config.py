@@ -167,6 +167,20 @@ def _check_slug(value: str) -> str:
     return value
 
 
+def _check_plain_text(value: Any) -> Any:
+    """Text a person wrote for display (a name, a keyword, a subject prefix): no control, bidi
+    or line-separator character, which would drive the terminal or mail reader showing it
+    (the set :mod:`monitor.ops.terminal` escapes, plus tab and newline)."""
+    from monitor.ops.terminal import unsafe_characters
+
+    if isinstance(value, str) and (bad := unsafe_characters(value)):
+        raise ValueError(
+            f"{value!r} contains control or bidi characters ({', '.join(bad)}); write plain text"
+        )
+    return value
+
+
+PlainText = Annotated[str, BeforeValidator(_check_plain_text)]
 Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
 TimeZone = Annotated[str, BeforeValidator(_check_zone)]
 Email = Annotated[str, BeforeValidator(check_email)]
@@ -221,7 +235,7 @@ class SourceConfig(_Strict):
     id: Slug
     kind: Literal["mofa-board", "mofa-rss"] = "mofa-board"
     url: HttpUrl
-    name: str | None = None
+    name: PlainText | None = None
     every: Duration = dt.timedelta(minutes=15)
     jitter: Duration | None = None
     encoding: str | None = None
@@ -276,7 +290,7 @@ class MailConfig(_Strict):
     from_: str = Field("MOFA Monitor <monitor@localhost>", alias="from")
     transport: Literal["maildir", "smtp"] = "maildir"
     maildir: Path | None = None
-    subject_prefix: str = "MOFA digest"
+    subject_prefix: PlainText = "MOFA digest"
     unsubscribe_url: HttpUrl | None = None
     unsubscribe_secret_env: str | None = None
     smtp: SmtpConfig = SmtpConfig()
@@ -291,10 +305,10 @@ class SubscriberConfig(_Strict):
     """One reader: what they follow, how often, in which zone and format."""
 
     email: Email
-    name: str | None = None
+    name: PlainText | None = None
     themes: list[str] | None = None
-    keywords: list[str] = []
-    exclude: list[str] = []
+    keywords: list[PlainText] = []
+    exclude: list[PlainText] = []
     countries: list[str] = []
     frequency: Literal["immediate", "daily", "weekly"] = "daily"
     send_at: Annotated[dt.time, BeforeValidator(_check_time_of_day)] = dt.time(8, 0)
@@ -366,8 +380,8 @@ class ThemeConfig(_Strict):
     """A user-defined theme, or extra/replacement patterns for a built-in one."""
 
     id: Slug
-    name: str | None = None
-    description: str | None = None
+    name: PlainText | None = None
+    description: PlainText | None = None
     patterns: list[str] = []
     mode: Literal["extend", "replace"] = "extend"
     weights: dict[str, float] | None = None

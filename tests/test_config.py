@@ -258,6 +258,24 @@ MISTAKES = [
         id="korea-itself",
     ),
     pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\nname = "Evil \\u001b]0;pwn\\u0007 \\u202eName"\n',
+        "config.toml: subscribers.1.name: 'Evil \\x1b]0;pwn\\x07 \\u202eName' contains control "
+        "or bidi characters (\\x1b, \\x07, \\u202e); write plain text",
+        id="control-characters-in-name",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\nkeywords = ["ok", "two\\nlines"]\n',
+        "config.toml: subscribers.1.keywords.2: 'two\\nlines' contains control or bidi "
+        "characters (\\x0a); write plain text",
+        id="control-characters-in-keyword",
+    ),
+    pytest.param(
+        '[mail]\nsubject_prefix = "News\\u2028"\n',
+        "config.toml: mail.subject_prefix: 'News\\u2028' contains control or bidi characters "
+        "(\\u2028); write plain text",
+        id="separator-in-subject-prefix",
+    ),
+    pytest.param(
         '[mail.smtp]\nusername = "u"\n',
         "config.toml: mail.smtp: username is set but password_env (the variable holding the password) is not",
         id="secret-only-from-env",
