@@ -276,6 +276,14 @@ MISTAKES = [
         id="separator-in-subject-prefix",
     ),
     pytest.param(
+        '[[themes]]\nid = "arctic"\npatterns = ["arctic", "(a+)+b"]\n',
+        "config.toml: themes.1.patterns.2: invalid pattern '(a+)+b': a repeated group contains "
+        "another repetition (as in '(a+)+'): such a pattern can take exponential time on "
+        "scraped text (catastrophic backtracking); repeat the group's content once, "
+        "e.g. '(a+)+' → 'a+'",
+        id="nested-quantifier",
+    ),
+    pytest.param(
         '[mail.smtp]\nusername = "u"\n',
         "config.toml: mail.smtp: username is set but password_env (the variable holding the password) is not",
         id="secret-only-from-env",
