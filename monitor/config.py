@@ -156,6 +156,20 @@ def _check_slug(value: str) -> str:
     return value
 
 
+def _check_plain_text(value: Any) -> Any:
+    """Text a person wrote for display (a name, a keyword, a subject prefix): no control, bidi
+    or line-separator character, which would drive the terminal or mail reader showing it
+    (the set :mod:`monitor.ops.terminal` escapes, plus tab and newline)."""
+    from monitor.ops.terminal import unsafe_characters
+
+    if isinstance(value, str) and (bad := unsafe_characters(value)):
+        raise ValueError(
+            f"{value!r} contains control or bidi characters ({', '.join(bad)}); write plain text"
+        )
+    return value
+
+
+PlainText = Annotated[str, BeforeValidator(_check_plain_text)]
 Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
 TimeZone = Annotated[str, BeforeValidator(_check_zone)]
 Email = Annotated[str, BeforeValidator(check_email)]
@@ -210,7 +224,7 @@ class SourceConfig(_Strict):
     id: Slug
     kind: Literal["mofa-board", "mofa-rss"] = "mofa-board"
     url: HttpUrl
-    name: str | None = None
+    name: PlainText | None = None
     every: Duration = dt.timedelta(minutes=15)
     jitter: Duration | None = None
     encoding: str | None = None
@@ -265,7 +279,7 @@ class MailConfig(_Strict):
     from_: str = Field("MOFA Monitor <monitor@localhost>", alias="from")
     transport: Literal["maildir", "smtp"] = "maildir"
     maildir: Path | None = None
-    subject_prefix: str = "MOFA digest"
+    subject_prefix: PlainText = "MOFA digest"
     unsubscribe_url: HttpUrl | None = None
     unsubscribe_secret_env: str | None = None
     smtp: SmtpConfig = SmtpConfig()
@@ -291,10 +305,10 @@ class SubscriberConfig(_Strict):
     """One reader: what they follow, how often, in which zone and format."""
 
     email: Email
-    name: str | None = None
+    name: PlainText | None = None
     themes: list[str] | None = None
-    keywords: list[str] = []
-    exclude: list[str] = []
+    keywords: list[PlainText] = []
+    exclude: list[PlainText] = []
     countries: list[str] = []
     frequency: Literal["immediate", "daily", "weekly"] = "daily"
     send_at: Annotated[dt.time, BeforeValidator(_check_time_of_day)] = dt.time(8, 0)
@@ -321,31 +335,40 @@ class SubscriberConfig(_Strict):
         if len(unknown) == 1 and (hint := suggest(unknown[0], known)):
             raise ValueError(f"unknown theme {unknown[0]!r}{hint}")
         if unknown:
-            raise ValueError(
-                f"unknown theme {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
-            )
+            named = ", ".join(f"{t!r}{_hint_in_parentheses(t, known)}" for t in unknown)
+            plural = "s" if len(unknown) > 1 else ""
+            raise ValueError(f"unknown theme{plural} {named}; known: {', '.join(sorted(known))}")
         return values
 
     @field_validator("countries")
     @classmethod
     def _iso_codes(cls, values: list[str]) -> list[str]:
-        for code in values:
-            if not re.fullmatch(r"[A-Za-z]{2}", code):
-                raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 code like 'KP'")
-        return [code.upper() for code in values]
+        """Codes the classifier can tag (``monitor/data/countries.toml``): any other code,
+        ``KR`` included, would silently filter out every release."""
+        from monitor.classify.countries import known_codes
 
-    @model_validator(mode="after")
-    def _no_contradiction(self) -> SubscriberConfig:
-        both = sorted(
-            {k.strip().casefold() for k in self.keywords if k.strip()}
-            & {e.strip().casefold() for e in self.exclude if e.strip()}
-        )
-        if both:
-            raise ValueError(
-                f"{', '.join(map(repr, both))} is in both keywords and exclude: a release containing "
-                "it would be asked for and dropped at once; remove it from one of them"
-            )
-        return self
+        codes = known_codes()
+        problems = []
+        for code in values:
+            upper = code.strip().upper()
+            if upper in codes:
+                continue
+            if upper == "KR":
+                problems.append(
+                    "'KR': releases are by and about Korea, so none is tagged with it; "
+                    "list the other countries you follow"
+                )
+                continue
+            by_name = [
+                c
+                for c, names in codes.items()
+                if code.strip().casefold() in (n.casefold() for n in names)
+            ]
+            hint = f"; did you mean {by_name[0]!r} ({codes[by_name[0]][0]})?" if by_name else ""
+            problems.append(f"{code!r} is not an ISO 3166-1 alpha-2 code like 'KP'{hint}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return [code.strip().upper() for code in values]
 
     @property
     def weekday_index(self) -> int:
@@ -357,8 +380,8 @@ class ThemeConfig(_Strict):
     """A user-defined theme, or extra/replacement patterns for a built-in one."""
 
     id: Slug
-    name: str | None = None
-    description: str | None = None
+    name: PlainText | None = None
+    description: PlainText | None = None
     patterns: list[str] = []
     mode: Literal["extend", "replace"] = "extend"
     weights: dict[str, float] | None = None
@@ -379,6 +402,31 @@ class Config(_Strict):
     themes: list[ThemeConfig] = []
     path: Path = Field(Path("config.toml"), exclude=True)
     fingerprint: str = Field("", exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _subscriber_zone_defaults_to_service(cls, data: Any) -> Any:
+        """A subscriber without ``timezone`` lives in ``[service] timezone`` (itself Asia/Seoul
+        by default): its ``send_at`` and dates are read there. An invalid service zone is
+        reported once, on the service, and leaves such subscribers on the default."""
+        if not isinstance(data, dict):
+            return data
+        service = data.get("service")
+        zone = service.get("timezone") if isinstance(service, dict) else None
+        if isinstance(service, ServiceConfig):
+            zone = service.timezone
+        subscribers = data.get("subscribers")
+        if not isinstance(zone, str) or not isinstance(subscribers, list):
+            return data
+        try:
+            _check_zone(zone)
+        except ValueError:
+            return data
+        subscribers = [
+            {**sub, "timezone": zone} if isinstance(sub, dict) and "timezone" not in sub else sub
+            for sub in subscribers
+        ]
+        return {**data, "subscribers": subscribers}
 
     @property
     def state_dir(self) -> Path:
@@ -409,7 +457,42 @@ def _cross_checks(raw: dict[str, Any]) -> list[str]:
         _duplicates("sources", keys("sources", "id"), "id")
         + _duplicates("subscribers", keys("subscribers", "email"), "email")
         + _theme_pattern_problems(raw)
+        + _keyword_contradictions(raw)
     )
+
+
+def _keyword_contradictions(raw: dict[str, Any]) -> list[str]:
+    """An exclude term found in a keyword (whole words, normalised as matching does): every
+    release the keyword asks for is dropped. Run on the raw data, so it is reported alongside
+    the subscriber's other problems (:func:`monitor.render.digest.matches` is the rule)."""
+    from monitor.classify.themes import contains_phrase, normalize_text
+
+    subscribers = raw.get("subscribers")
+    problems = []
+    for number, sub in enumerate(subscribers if isinstance(subscribers, list) else [], start=1):
+        if not isinstance(sub, dict):
+            continue
+        keywords, exclude = sub.get("keywords", []), sub.get("exclude", [])
+        if not isinstance(keywords, list) or not isinstance(exclude, list):
+            continue  # the type error is reported by field validation
+        same: list[str] = []
+        inside: list[str] = []
+        for term in (e for e in exclude if isinstance(e, str) and e.strip()):
+            for keyword in (k for k in keywords if isinstance(k, str) and k.strip()):
+                norm_term, norm_keyword = normalize_text(term), normalize_text(keyword)
+                if norm_term == norm_keyword:
+                    same.append(repr(norm_term))
+                elif contains_phrase(norm_keyword, term):
+                    inside.append(f"exclude {term!r} is found in keyword {keyword!r}")
+        why = "a release containing it would be asked for and dropped at once; remove it from one of them"
+        if same:
+            joined = ", ".join(dict.fromkeys(same))
+            problems.append(
+                f"subscribers.{number}: {joined} is in both keywords and exclude: {why}"
+            )
+        if inside:
+            problems.append(f"subscribers.{number}: {'; '.join(inside)}: {why}")
+    return problems
 
 
 def _theme_pattern_problems(raw: dict[str, Any]) -> list[str]:
@@ -540,15 +623,49 @@ def _message(error: Any) -> str:
 def suggest(value: object, choices: Iterable[str]) -> str:
     """``"; did you mean 'daily'?"`` for a near miss (``"dayly"``, ``"north korea"``), else ``""``.
 
-    Case, spaces and underscores are forgiven first, since ids are lower-case and dashed.
+    Case, spaces and underscores are forgiven first, since ids are lower-case and dashed. Then
+    one dashed part of a choice (``"rss"`` → ``'mofa-rss'``) or its initials (``"nk"`` →
+    ``'north-korea'``) when only one choice fits; then the closest spelling by
+    :class:`difflib.SequenceMatcher` ratio (at least 0.6), ties going to the longest common
+    prefix, as people mistype the middle of a word more than its start (``"munday"`` →
+    ``'monday'``, not ``'sunday'``), then to the order of ``choices``.
     """
+    best = _closest(value, list(choices))
+    return f"; did you mean {best!r}?" if best else ""
+
+
+def _hint_in_parentheses(value: str, choices: Iterable[str]) -> str:
+    best = _closest(value, list(choices))
+    return f" (did you mean {best!r}?)" if best else ""
+
+
+def _closest(value: object, choices: list[str]) -> str | None:
     if not isinstance(value, str):
-        return ""
-    choices = list(choices)
+        return None
     normal = re.sub(r"[\s_]+", "-", value.strip().lower())
-    exact = [c for c in choices if c == normal]
-    close = exact or difflib.get_close_matches(normal, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    if not normal:
+        return None
+    if normal in choices:
+        return normal
+    parts = [
+        c
+        for c in choices
+        if (len(normal) >= 3 and c.startswith(normal))
+        or normal in c.split("-")
+        or normal == "".join(p[0] for p in c.split("-") if p)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+
+    def score(choice: str) -> tuple[float, int]:
+        ratio = difflib.SequenceMatcher(None, normal, choice).ratio()
+        prefix = 0
+        while prefix < min(len(normal), len(choice)) and normal[prefix] == choice[prefix]:
+            prefix += 1
+        return ratio, prefix
+
+    ranked = sorted(choices, key=score, reverse=True)  # stable: ties keep the choices' order
+    return ranked[0] if ranked and score(ranked[0])[0] >= 0.6 else None
 
 
 def _did_you_mean(loc: tuple[Any, ...]) -> str:

@@ -4,6 +4,7 @@
 
     MonitorError                 anything the user can act on; message says what to check
     ├── ConfigError              the config file is missing or invalid (exit 2)
+    ├── UsageError               a command-line value names nothing known (exit 2)
     ├── StoreError               the state database cannot be used
     ├── LockedError              another process holds the state folder
     ├── FetchError               HTTP failed after retries (network, status, size cap, robots)
@@ -34,6 +35,13 @@ class ConfigError(MonitorError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems = problems or [message]
+
+
+class UsageError(MonitorError):
+    """A command-line argument names something unknown (a theme id, a source id): a usage
+    error like those argparse reports, so exit 2 as the README says."""
+
+    exit_code = 2
 
 
 class StoreError(MonitorError):

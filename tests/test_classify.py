@@ -335,3 +335,21 @@ def test_classify_never_raises(title: str, body: str) -> None:
 
 
 CLASSIFIER = Classifier()
+
+
+@pytest.mark.parametrize(
+    "pattern", ["(a+)+b", "(x*y?)*z", "((a|b)+c)+", "(?:w{1,3})+", "(?=(a+)+)x"]
+)
+def test_nested_repetition_is_refused(pattern: str) -> None:
+    """Catastrophic backtracking on scraped text is refused at load (F25)."""
+    from monitor.classify.themes import ThemeSpec, compile_theme
+
+    with pytest.raises(ValueError, match="catastrophic backtracking"):
+        compile_theme(ThemeSpec(id="x", patterns=[pattern]))
+
+
+@pytest.mark.parametrize("pattern", ["sanctions?", "(north )?korea", "(ab){2,5}x", "(a{2})+b"])
+def test_bounded_patterns_still_compile(pattern: str) -> None:
+    from monitor.classify.themes import ThemeSpec, compile_theme
+
+    compile_theme(ThemeSpec(id="x", patterns=[pattern]))

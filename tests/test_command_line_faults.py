@@ -152,6 +152,25 @@ class TestArguments:
         )
         assert not (tmp_path / "state" / "outbox").exists()
 
+    def test_unknown_theme_is_a_usage_error(self, stocked: Path) -> None:
+        """`releases --theme nk`: exit 2 like argparse's own errors, with a suggestion (F5)."""
+        result = cli(stocked, "releases", "--theme", "nk")
+        assert result.returncode == 2
+        line = result.stderr.splitlines()[-1]
+        assert line.startswith(
+            "mofa-monitor: error: unknown theme 'nk'; did you mean 'north-korea'? (known: climate-"
+        )
+        assert cli(stocked, "releases", "--theme", "north-korea").returncode == 0
+
+    def test_unknown_backfill_source_is_a_usage_error(self, tmp_path: Path) -> None:
+        config = write_config(tmp_path, BASE.format(url="http://127.0.0.1:9/x", mail=""))
+        result = cli(config, "backfill", "--since", "2024-01-01", "--source", "mofa-eng")
+        assert result.returncode == 2
+        assert result.stderr.splitlines()[-1] == (
+            f"mofa-monitor: error: no board source 'mofa-eng' in {config}; did you mean "
+            "'mofa-en'? (board sources: mofa-en)"
+        )
+
     def test_send_test_still_sends_to_a_good_address(
         self, tmp_path: Path, smtp_server: SmtpTestServer
     ) -> None:
@@ -331,7 +350,77 @@ class TestBrokenConfigForReaders:
         )
         assert "releases stored: 10" in status.stdout
 
+    def test_unsubscribe_and_resubscribe_work_on_a_broken_config(self, stocked: Path) -> None:
+        """An operator honouring a request does not wait for the file to be fixed (F9)."""
+        stocked.write_text(stocked.read_text() + "\nbroken = [\n")
+        done = cli(stocked, "unsubscribe", "desk@example.org")
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.startswith(f"mofa-monitor: warning: {stocked} is invalid")
+        assert done.stdout.startswith("desk@example.org unsubscribed by ")
+        listed = cli(stocked, "subscribers")
+        assert listed.returncode == 0 and "desk@example.org: UNSUBSCRIBED" in listed.stdout
+        back = cli(stocked, "resubscribe", "desk@example.org")
+        assert back.returncode == 0, back.stderr
+        assert "digests resume with releases from now on" in back.stdout
+
+    def test_syntax_error_still_finds_a_custom_state_dir(self, tmp_path: Path) -> None:
+        """No last good copy, state_dir named in a file TOML cannot read: the defaults (F20)."""
+        body = BASE.format(url="http://127.0.0.1:9/x", mail="").replace(
+            'state_dir = "state"', 'state_dir = "custom"  # ours'
+        )
+        config = write_config(tmp_path, body)
+        assert cli(config, "unsubscribe", "gone@example.org").returncode == 0  # creates the state
+        assert not (tmp_path / "custom" / "last-good-config.json").exists()
+        config.write_text(body + "\nbroken = [\n")
+        for command in ("status", "subscribers", "releases"):
+            result = cli(config, command)
+            assert result.returncode == 0, (command, result.stderr)
+            assert result.stderr.splitlines()[0].endswith(
+                f"answering with the defaults for {tmp_path / 'custom'}"
+            )
+        assert "gone@example.org" in cli(config, "subscribers").stdout
+
     def test_missing_file_keeps_its_own_error(self, tmp_path: Path) -> None:
         result = cli(tmp_path / "config.toml", "status")
         assert result.returncode == 2
         assert "config file not found" in result.stderr
+
+
+class TestStderrLines:
+    """Every line the CLI writes on stderr is neutralised for terminals, and a JSON object
+    with --log-format json (F16, and the error boundary)."""
+
+    def test_error_boundary_neutralises_quoted_text(self, stocked: Path) -> None:
+        hostile = "a\x1b]0;pwn\x07\u202e@example.org"
+        result = cli(stocked, "preview", "--subscriber", hostile)
+        assert result.returncode == 1
+        assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
+        assert result.stderr.splitlines()[-1].startswith(
+            "mofa-monitor: error: a\\x1b]0;pwn\\x07\\u202e@example.org is not a subscriber"
+        )
+
+    def test_json_mode_progress_and_summary_lines(
+        self, tmp_path: Path, live_site: SiteServer
+    ) -> None:
+        import json
+
+        live_site.seed_from_corpus(limit=10)
+        config = write_config(tmp_path, BASE.format(url=live_site.list_url(), mail=""))
+        result = cli(config, "--log-format", "json", "run-once")
+        assert result.returncode == 0, result.stderr
+        lines = result.stderr.splitlines()
+        assert any("listing page 1" in json.loads(line)["message"] for line in lines)
+        for line in lines:
+            record = json.loads(line)
+            assert set(record) >= {"time", "level", "logger", "message"}
+
+    def test_json_mode_config_problems(self, tmp_path: Path) -> None:
+        import json
+
+        config = write_config(tmp_path, '[service]\nrequest_delay = "soon"\nbogus = 1\n')
+        result = cli(config, "--log-format", "json", "run-once")
+        assert result.returncode == 2
+        records = [json.loads(line) for line in result.stderr.splitlines()]
+        assert [r["level"] for r in records] == ["error", "error"]
+        assert records[0]["message"].startswith(f"{config}: service.request_delay: ")
+        assert records[0]["logger"] == "mofa-monitor"

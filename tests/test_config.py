@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config, parse_duration
+from monitor.config import Config, load_config, parse_duration
 from monitor.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -212,6 +212,78 @@ MISTAKES = [
         id="keyword-also-excluded",
     ),
     pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\nkeywords = ["Gaza Strip"]\nexclude = ["GAZA"]\n',
+        "config.toml: subscribers.1: exclude 'GAZA' is found in keyword 'Gaza Strip': a release "
+        "containing it would be asked for and dropped at once; remove it from one of them",
+        id="exclude-inside-keyword",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\nkeywords = ["Gaza Strip"]\n'
+        'exclude = ["gaza  strip"]\n',
+        "config.toml: subscribers.1: 'gaza strip' is in both keywords and exclude: a release "
+        "containing it would be asked for and dropped at once; remove it from one of them",
+        id="keyword-excluded-other-spacing",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\nfrequency = "weekly"\nweekday = "munday"\n',
+        "config.toml: subscribers.1.weekday: must be one of monday, tuesday, wednesday, thursday, "
+        "friday, saturday, sunday; did you mean 'monday'?",
+        id="weekday-first-letter-wins-tie",
+    ),
+    pytest.param(
+        '[[sources]]\nid = "s"\nkind = "rss"\nurl = "https://example.org/"\n',
+        "config.toml: sources.1.kind: must be one of mofa-board, mofa-rss; did you mean 'mofa-rss'?",
+        id="kind-part-did-you-mean",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\n'
+        'themes = ["North-Korea", "nk", "sanction", "zzz"]\n',
+        "config.toml: subscribers.1.themes: unknown themes 'North-Korea' (did you mean "
+        "'north-korea'?), 'nk' (did you mean 'north-korea'?), 'sanction' (did you mean "
+        "'sanctions'?), 'zzz'; known: climate-environment, conflict-crisis, consular-safety, "
+        "cyber, economy-trade, human-rights, humanitarian-aid, multilateral, north-korea, "
+        "sanctions, security-defense, technology",
+        id="several-unknown-themes-each-suggested",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\ncountries = ["XX", "Germany", "kp"]\n',
+        "config.toml: subscribers.1.countries: 'XX' is not an ISO 3166-1 alpha-2 code like 'KP'; "
+        "'Germany' is not an ISO 3166-1 alpha-2 code like 'KP'; did you mean 'DE' (Germany)?",
+        id="unknown-country-codes",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\ncountries = ["KR"]\n',
+        "config.toml: subscribers.1.countries: 'KR': releases are by and about Korea, so none is "
+        "tagged with it; list the other countries you follow",
+        id="korea-itself",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\nname = "Evil \\u001b]0;pwn\\u0007 \\u202eName"\n',
+        "config.toml: subscribers.1.name: 'Evil \\x1b]0;pwn\\x07 \\u202eName' contains control "
+        "or bidi characters (\\x1b, \\x07, \\u202e); write plain text",
+        id="control-characters-in-name",
+    ),
+    pytest.param(
+        '[[subscribers]]\nemail = "a@example.org"\nkeywords = ["ok", "two\\nlines"]\n',
+        "config.toml: subscribers.1.keywords.2: 'two\\nlines' contains control or bidi "
+        "characters (\\x0a); write plain text",
+        id="control-characters-in-keyword",
+    ),
+    pytest.param(
+        '[mail]\nsubject_prefix = "News\\u2028"\n',
+        "config.toml: mail.subject_prefix: 'News\\u2028' contains control or bidi characters "
+        "(\\u2028); write plain text",
+        id="separator-in-subject-prefix",
+    ),
+    pytest.param(
+        '[[themes]]\nid = "arctic"\npatterns = ["arctic", "(a+)+b"]\n',
+        "config.toml: themes.1.patterns.2: invalid pattern '(a+)+b': a repeated group contains "
+        "another repetition (as in '(a+)+'): such a pattern can take exponential time on "
+        "scraped text (catastrophic backtracking); repeat the group's content once, "
+        "e.g. '(a+)+' → 'a+'",
+        id="nested-quantifier",
+    ),
+    pytest.param(
         '[mail.smtp]\nusername = "u"\n',
         "config.toml: mail.smtp: username is set but password_env (the variable holding the password) is not",
         id="secret-only-from-env",
@@ -255,8 +327,54 @@ class TestMistakes:
             "subscribers.2.email",
         ]
 
+    def test_contradiction_is_reported_with_the_other_problems(self, tmp_path: Path) -> None:
+        """A bad theme in the same subscriber does not hide its keyword/exclude contradiction."""
+        path = write(
+            tmp_path,
+            """\
+            [[subscribers]]
+            email = "a@example.org"
+            themes = ["nope"]
+            keywords = ["Gaza"]
+            exclude = ["gaza"]
+            """,
+        )
+        found = [p.split(": ", 2)[1] for p in problems(path)]
+        assert found == ["subscribers.1.themes", "subscribers.1"]
+
     def test_missing_file_says_how_to_start(self, tmp_path: Path) -> None:
         """A missing config names the path tried and the command to create one."""
         message = problems(tmp_path / "config.toml")[0]
         assert str(tmp_path / "config.toml") in message
         assert "cp config.example.toml config.toml" in message
+
+
+class TestSubscriberZone:
+    """A subscriber without ``timezone`` uses ``[service] timezone`` (F24)."""
+
+    def test_service_zone_reaches_subscribers_without_their_own(self, tmp_path: Path) -> None:
+        path = write(
+            tmp_path,
+            """\
+            [service]
+            timezone = "Europe/Berlin"
+            [[subscribers]]
+            email = "a@example.org"
+            [[subscribers]]
+            email = "b@example.org"
+            timezone = "America/Los_Angeles"
+            """,
+        )
+        config = load_config(path)
+        assert [s.timezone for s in config.subscribers] == ["Europe/Berlin", "America/Los_Angeles"]
+
+    def test_default_is_seoul(self) -> None:
+        config = Config.model_validate({"subscribers": [{"email": "a@example.org"}]})
+        assert config.subscribers[0].timezone == "Asia/Seoul"
+
+    def test_bad_service_zone_is_reported_once(self, tmp_path: Path) -> None:
+        path = write(
+            tmp_path,
+            '[service]\ntimezone = "Mars/Base"\n[[subscribers]]\nemail = "a@example.org"\n',
+        )
+        assert [p.split(": ", 2)[1] for p in problems(path)] == ["service.timezone"]

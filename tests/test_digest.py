@@ -160,6 +160,43 @@ class TestMatches:
         assert matches(subscriber, rel) is expected
 
 
+class TestKeywordWords:
+    """Keywords and exclude terms match whole words, normalised as theme terms are (F1)."""
+
+    SAID = release(4, "Foreign Minister Said to Visit Thailand", "The minister said so.")
+    AID = release(5, "Humanitarian Aid to the Gaza Strip", "Funds in June for the fund.")
+    AI = release(6, "Seoul Hosts AI Summit", "AI-driven tools and the U.N. charter.")
+    GAZA = release(7, "Statement on the Gaza\u00a0Strip", "Ｇａｚａ ceasefire")
+
+    CASES: ClassVar[list[tuple[str, dict, Release, bool]]] = [
+        ("AI not inside Said/Thailand", {"keywords": ["AI"]}, SAID, False),
+        ("AI not inside Aid", {"keywords": ["AI"]}, AID, False),
+        ("AI as a word", {"keywords": ["AI"]}, AI, True),
+        ("AI before a hyphen", {"keywords": ["ai"]}, release(8, "x", "AI-driven"), True),
+        ("UN not inside June/fund", {"keywords": ["UN"]}, AID, False),
+        ("keyword with two spaces", {"keywords": ["Gaza  Strip"]}, GAZA, True),
+        ("fullwidth keyword", {"keywords": ["Ｇａｚａ Ｓｔｒｉｐ"]}, GAZA, True),
+        ("fullwidth text", {"keywords": ["gaza ceasefire"]}, GAZA, True),
+        ("curly quote keyword", {"keywords": ["Korea’s"]}, release(9, "Korea's role"), True),
+        (
+            "Korean keyword takes particles",
+            {"keywords": ["북한"]},
+            release(10, "북한의 도발"),
+            True,
+        ),
+        ("exclude is whole-word too", {"exclude": ["AI"]}, SAID, True),
+        ("exclude normalised too", {"exclude": ["gaza  strip"]}, GAZA, False),
+        ("zero-width keyword is blank", {"keywords": ["\u200b"]}, SAID, True),
+    ]
+
+    @pytest.mark.parametrize(
+        ("settings", "rel", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+    )
+    def test_rule(self, settings: dict, rel: Release, expected: bool) -> None:
+        subscriber = SubscriberConfig.model_validate({"email": "r@example.org", **settings})
+        assert matches(subscriber, rel) is expected
+
+
 class TestEvidence:
     def test_a_term_two_themes_share_is_counted_once(self) -> None:
         """Both themes report the same three occurrences of “missile”: the digest says ×3."""

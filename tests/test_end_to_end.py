@@ -352,7 +352,7 @@ class TestArchiveCommands:
         """After adding a theme to the config, reclassify re-tags the stored archive."""
         config = write_config(tmp_path, board)
         cli(config, "run-once")
-        assert cli(config, "releases", "--theme", "venezuela").returncode == 1
+        assert cli(config, "releases", "--theme", "venezuela").returncode == 2  # usage error
         with config.open("a", encoding="utf-8") as file:
             file.write(
                 '\n[[themes]]\nid = "venezuela"\nname = "Venezuela"\npatterns = ["venezuela"]\n'

@@ -185,3 +185,39 @@ def test_cli_cross_validates_and_writes_predictions(tmp_path: Path) -> None:
     assert "25 releases, 5-fold cross-validation, seed 13" in result.stdout
     lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 25 and all("fold" in json.loads(line) for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (b'{"title": null, "themes": []}', "'title' must be a non-empty string"),
+        (b'{"title": "  ", "themes": []}', "'title' must be a non-empty string"),
+        (b'{"themes": []}', "'title' is missing"),
+        (b'{"title": "x"}', "'themes' is missing"),
+        (b'{"title": "x", "themes": "cyber"}', "'themes' must be a list of theme ids"),
+        (
+            b'{"title": "North Korea", "themes": ["north-korea"], "disputed": "north-korea"}',
+            "'disputed' must be a list of theme ids",
+        ),
+        (b'{"title": "x", "themes": [], "body": 5}', "'body' must be a string"),
+        (b'["x"]', "each line must be a JSON object"),
+    ],
+)
+def test_each_bad_field_is_named(tmp_path: Path, line: bytes, expected: str) -> None:
+    """A malformed line names the field at fault, never another one (F13)."""
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b'{"title": "ok", "themes": []}\n' + line + b"\n")
+    with pytest.raises(LabelsError) as info:
+        main_eval(path)
+    assert str(info.value) == f"{path}:2: not a labelled release: {expected}"
+
+
+def test_cli_non_utf8_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8: one line naming the line, exit 2, no internal error (F13)."""
+    (tmp_path / "bin.jsonl").write_bytes(b'{"title": "ok", "themes": []}\n\xff\xfe{\n')
+    result = _cli("bin.jsonl", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "mofa-monitor: error: bin.jsonl:2: not UTF-8 text (byte 1 of the line); "
+        "labelled releases are JSON lines in UTF-8\n"
+    )

@@ -41,6 +41,14 @@ def _table_bytes() -> bytes:
 TABLE_DIGEST = hashlib.sha256(_table_bytes()).hexdigest()[:12]
 
 
+@cache
+def known_codes() -> dict[str, tuple[str, ...]]:
+    """Every ISO 3166-1 alpha-2 code the table can tag → its English names (first: the usual
+    one). The Republic of Korea (``KR``) is not among them: releases are by and about Korea."""
+    data = tomllib.loads(_table_bytes().decode("utf-8"))
+    return {code: tuple(names) for code, names in data["en"].items()}
+
+
 def trie_regex(literals: list[str], word: str = "a-z0-9", other_left: str = "") -> re.Pattern[str]:
     """One regex matching any of ``literals``, built as a character trie so it stays fast.
 

@@ -25,6 +25,7 @@ writes one JSON line per release: ``id``, ``title``, ``expected``, ``disputed``,
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import json
 import logging
@@ -137,25 +138,35 @@ def load_examples(path: Path, known: Iterable[str] | None = None) -> list[Exampl
     ``known`` theme ids are given) and a file with no release; ``OSError`` when unreadable.
     """
     examples = []
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-                seq = raw.get("seq")
-                ident = f"{raw.get('board', 'm_5676')}-{seq}" if seq is not None else ""
-                examples.append(
-                    Example(
-                        str(raw["title"]),
-                        str(raw.get("body") or ""),
-                        frozenset(_labels(raw["themes"])),
-                        frozenset(_labels(raw.get("disputed") or [])),
-                        ident or f"{path.name}:{number}",
-                    )
-                )
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-                raise LabelsError(f"{path}:{number}: not a labelled release ({exc})") from exc
+    data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
+    for number, raw_line in enumerate(data.splitlines(), start=1):
+        try:
+            line = raw_line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise LabelsError(
+                f"{path}:{number}: not UTF-8 text (byte {exc.start + 1} of the line); "
+                "labelled releases are JSON lines in UTF-8"
+            ) from None
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LabelsError(f"{path}:{number}: not a labelled release ({exc})") from None
+        problem = _example_problem(raw)
+        if problem:
+            raise LabelsError(f"{path}:{number}: not a labelled release: {problem}")
+        seq = raw.get("seq")
+        ident = f"{raw.get('board', 'm_5676')}-{seq}" if seq is not None else ""
+        examples.append(
+            Example(
+                raw["title"],
+                raw.get("body") or "",
+                frozenset(raw["themes"]),
+                frozenset(raw.get("disputed") or ()),
+                ident or f"{path.name}:{number}",
+            )
+        )
     if not examples:
         raise LabelsError(f"{path}: no labelled release in the file")
     if known is not None:
@@ -174,10 +185,29 @@ def _with_hint(label: str, known: set[str]) -> str:
     return f"{label!r} (did you mean {close[0]!r}?)" if close else repr(label)
 
 
-def _labels(value: object) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise TypeError("themes must be a list of theme ids")
-    return value
+def _example_problem(raw: object) -> str | None:
+    """Why one parsed JSON line is not a labelled release (naming the field), or None.
+
+    Shape: ``{"title": str (not blank), "themes": [id, ...], "body": str | null (optional),
+    "disputed": [id, ...] | null (optional), "seq"/"board" (optional, for the release id)}``.
+    """
+    if not isinstance(raw, dict):
+        return "each line must be a JSON object"
+    if "title" not in raw:
+        return "'title' is missing"
+    if not isinstance(raw["title"], str) or not raw["title"].strip():
+        return "'title' must be a non-empty string"
+    if raw.get("body") is not None and not isinstance(raw["body"], str):
+        return "'body' must be a string"
+    if "themes" not in raw:
+        return "'themes' is missing"
+    for name in ("themes", "disputed"):
+        value = raw.get(name)
+        if name == "disputed" and value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return f"'{name}' must be a list of theme ids"
+    return None
 
 
 def _predict(classifier: Classifier, example: Example, fold: int | None = None) -> Prediction:

@@ -92,6 +92,31 @@ def normalize_text(text: str) -> str:
     return countries.normalize(text).casefold()
 
 
+@functools.lru_cache(maxsize=4096)
+def phrase_regex(phrase: str) -> re.Pattern[str] | None:
+    """A literal ``phrase`` (a subscriber's keyword or exclude term) as a whole-word matcher.
+
+    The phrase goes through :func:`normalize_text`, as the text it is matched in must, and is
+    then matched like a theme pattern: it may not start or end inside an ASCII word, so "AI"
+    matches "AI" and "AI-driven" but not "said" or "Thailand", and "UN" not "June". A side
+    that is not an ASCII letter or digit (Korean ``북한``) has no boundary, since particles
+    attach (``북한의``). ``None`` for a phrase that is empty once normalised.
+    """
+    norm = normalize_text(phrase).strip()
+    if not norm:
+        return None
+    left = r"(?<![a-z0-9])" if _ASCII_WORD.match(norm[0]) else ""
+    right = r"(?![a-z0-9])" if _ASCII_WORD.match(norm[-1]) else ""
+    return re.compile(left + re.escape(norm) + right)
+
+
+def contains_phrase(normalized_text: str, phrase: str) -> bool:
+    """Whether ``phrase`` occurs as whole words in text already passed through
+    :func:`normalize_text` (rule of :func:`phrase_regex`); an empty phrase never occurs."""
+    regex = phrase_regex(phrase)
+    return regex is not None and regex.search(normalized_text) is not None
+
+
 @dataclass(frozen=True)
 class ThemeSpec:
     """A theme as written in data or config; ``mode`` says how it merges onto an existing id.
@@ -240,7 +265,45 @@ def _regex_problem(pattern: str) -> str | None:
         return str(exc)
     if compiled.fullmatch(""):
         return "matches the empty string"
+    if _nested_repeat(list(sre_parser.parse(pattern)), inside=False):
+        return (
+            "a repeated group contains another repetition (as in '(a+)+'): such a pattern can "
+            "take exponential time on scraped text (catastrophic backtracking); repeat the "
+            "group's content once, e.g. '(a+)+' → 'a+'"
+        )
     return None
+
+
+_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+
+
+def _nested_repeat(items: list, inside: bool) -> bool:
+    """Whether a variable-count repetition sits inside a repetition of more than once, at any
+    depth of groups, alternatives and lookarounds of a parsed regex (``re._parser`` tree).
+
+    Conservative: ``(?:ab+)*`` is refused although the ``a`` delimits each run; such a pattern
+    is rewritten without the nested count, or as several patterns.
+    """
+    for op, av in items:
+        name = str(op)
+        if name in _REPEATS:
+            low, high, body = av
+            repeats = high is sre_parser.MAXREPEAT or high > 1
+            if inside and (high is sre_parser.MAXREPEAT or high > low):
+                return True  # a variable count inside a repetition: many ways to split a run
+            if _nested_repeat(list(body), inside or repeats):
+                return True
+        elif name == "SUBPATTERN":
+            if _nested_repeat(list(av[-1]), inside):
+                return True
+        elif name == "BRANCH":
+            if any(_nested_repeat(list(branch), inside) for branch in av[1]):
+                return True
+        elif name in ("ASSERT", "ASSERT_NOT", "ATOMIC_GROUP"):
+            body = av[-1] if name != "ATOMIC_GROUP" else av
+            if _nested_repeat(list(body), inside):
+                return True
+    return False
 
 
 def _compile_term(pattern: str, weight: float, substring: bool, body: float) -> Term:

@@ -11,15 +11,14 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-import sys
 from collections.abc import Iterator
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from monitor.cli.common import command, config_path, load, load_readonly, release_json
-from monitor.config import Config
+from monitor.cli.common import command, config_path, load, load_readonly, release_json, say
+from monitor.config import Config, suggest
 from monitor.deliver.transports import MaildirTransport
-from monitor.errors import MonitorError, PermanentDeliveryError
+from monitor.errors import MonitorError, PermanentDeliveryError, UsageError
 from monitor.ops.lastgood import remember as remember_config
 from monitor.ops.lock import StateLock
 from monitor.ops.terminal import for_terminal, json_for_terminal
@@ -41,7 +40,7 @@ def check_config(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     for warning in config_warnings(config):
-        print(f"{config.path}: warning: {warning}", file=sys.stderr)
+        say(f"{config.path}: warning: {warning}", "warning")
     return 0
 
 
@@ -103,7 +102,7 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
 
 def _progress(line: str) -> None:
     """A progress line of a long poll or backfill, on stderr (stdout keeps the summary)."""
-    print(line, file=sys.stderr, flush=True)
+    say(line)
 
 
 def _never_succeeded(app: App, source_id: str) -> bool:
@@ -143,8 +142,9 @@ def releases(args: argparse.Namespace, out: TextIO) -> int:
     """List stored releases, newest first (--json: one object per line)."""
     with App(load_readonly(args)[0]) as app:
         if args.theme and args.theme not in app.theme_names:
-            raise MonitorError(
-                f"unknown theme {args.theme!r}; known: {', '.join(sorted(app.theme_names))}"
+            known = sorted(app.theme_names)
+            raise UsageError(
+                f"unknown theme {args.theme!r}{suggest(args.theme, known)} (known: {', '.join(known)})"
             )
         found = app.store.releases(theme=args.theme, since=args.since, limit=args.limit)
     for release in found:
@@ -206,10 +206,10 @@ def preview(args: argparse.Namespace, out: TextIO) -> int:
         if suppression is not None:
             from monitor.plan.subscriptions import describe_suppression
 
-            print(
+            say(
                 f"note: {sub.email} is unsubscribed {describe_suppression(suppression)}: "
                 "nothing is sent to them (`mofa-monitor resubscribe` undoes it)",
-                file=sys.stderr,
+                "warning",
             )
         digest = outbox.preview(config, app.store, sub, app.clock())
         secret = outbox.unsubscribe_secret(config, app.store)
@@ -340,6 +340,12 @@ def backfill(args: argparse.Namespace, out: TextIO) -> int:
     sources = [
         s for s in config.sources if s.kind == "mofa-board" and (args.source in (None, s.id))
     ]
+    boards = [s.id for s in config.sources if s.kind == "mofa-board"]
+    if args.source is not None and args.source not in boards:
+        raise UsageError(
+            f"no board source {args.source!r} in {config.path}{suggest(args.source, boards)}"
+            + (f" (board sources: {', '.join(boards)})" if boards else "")
+        )
     if not sources:
         raise MonitorError(
             f"no board source {args.source or ''} to backfill in {config.path}".replace("  ", " ")
@@ -349,10 +355,7 @@ def backfill(args: argparse.Namespace, out: TextIO) -> int:
         for source in sources:
 
             def progress(page: int, rows: int, missing: int, source_id: str = source.id) -> None:
-                print(
-                    f"{source_id}: page {page}: {rows} rows, {missing} missing so far",
-                    file=sys.stderr,
-                )
+                say(f"{source_id}: page {page}: {rows} rows, {missing} missing so far")
 
             outcome = app.poller.backfill(source, args.since, progress=progress)
             retry = (

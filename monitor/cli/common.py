@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -16,6 +17,8 @@ from typing import TextIO
 
 from monitor.config import Config, load_config
 from monitor.models import Release
+from monitor.ops.logs import JsonFormatter
+from monitor.ops.terminal import for_terminal
 
 Handler = Callable[[argparse.Namespace, TextIO], int]
 COMMANDS: dict[str, tuple[Handler, str]] = {}
@@ -51,14 +54,36 @@ def load_readonly(args: argparse.Namespace) -> tuple[Config, str | None]:
 
     found = load_for_reading(config_path(args))
     if found.problem:
-        say(f"mofa-monitor: warning: {found.problem}")
+        say(f"mofa-monitor: warning: {found.problem}", "warning")
     return found.config, found.problem
 
 
-def say(line: str) -> None:
-    """One line on stderr; a closed stderr is not worth a second failure."""
+_STDERR_FORMAT = ["text"]
+
+
+def set_stderr_format(log_format: str) -> None:
+    """``"text"`` or ``"json"`` (``--log-format``): how :func:`say` writes its lines."""
+    _STDERR_FORMAT[0] = log_format
+
+
+def say(line: str, level: str = "info", *, multiline: bool = False) -> None:
+    """One line on stderr; a closed stderr is not worth a second failure.
+
+    Lines quote config values, URLs and server or page text, so they pass through
+    :func:`~monitor.ops.terminal.for_terminal`. With ``--log-format json`` the line is one JSON
+    object shaped as the log's (``time``, ``level`` — ``info``/``warning``/``error`` —,
+    ``logger`` ``"mofa-monitor"``, ``message``), so stderr stays one object per line;
+    ``multiline`` keeps newlines in text (a traceback).
+    """
+    if _STDERR_FORMAT[0] == "json":
+        record = logging.LogRecord(
+            "mofa-monitor", logging.getLevelName(level.upper()), "", 0, line, None, None
+        )
+        text = JsonFormatter().format(record)
+    else:
+        text = for_terminal(line, multiline=multiline)
     with contextlib.suppress(OSError, ValueError):
-        print(line, file=sys.stderr, flush=True)
+        print(text, file=sys.stderr, flush=True)
 
 
 def release_json(release: Release) -> str:

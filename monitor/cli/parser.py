@@ -12,7 +12,6 @@ status of a program killed by SIGPIPE, as other Unix tools end.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import errno
 import logging
@@ -27,7 +26,7 @@ from typing import TextIO
 
 from monitor import __version__
 from monitor.cli import commands, subscribers  # noqa: F401  (they register the subcommands)
-from monitor.cli.common import COMMANDS, say
+from monitor.cli.common import COMMANDS, say, set_stderr_format
 from monitor.errors import ConfigError, MonitorError
 from monitor.ops.logs import setup_logging
 
@@ -203,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `mofa-monitor --help | head -1`
         return _output_closed(None)
     setup_logging(args.verbose, args.log_format)
+    set_stderr_format(args.log_format)
     out = GuardedOutput(sys.stdout)
     try:
         code = int(args.handler(args, out) or 0)  # type: ignore[arg-type]
@@ -212,28 +212,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _output_closed(exc.error)
     except ConfigError as exc:
         for problem in exc.problems:
-            say(problem)
+            say(problem, "error")
         _traceback(args)
         return exc.exit_code
     except MonitorError as exc:
-        say(f"mofa-monitor: error: {exc}")
+        say(f"mofa-monitor: error: {exc}", "error")
         _traceback(args)
         return exc.exit_code
     except KeyboardInterrupt:
-        say("mofa-monitor: interrupted")
+        say("mofa-monitor: interrupted", "error")
         return 130
     except OSError as exc:
-        say(f"mofa-monitor: error: {_os_error(exc)}")
+        say(f"mofa-monitor: error: {_os_error(exc)}", "error")
         _traceback(args)
         return 1
     except sqlite3.Error as exc:
-        say(f"mofa-monitor: error: the state database failed: {exc}")
+        say(f"mofa-monitor: error: the state database failed: {exc}", "error")
         _traceback(args)
         return 1
     except Exception as exc:
         say(
             f"mofa-monitor: internal error ({type(exc).__name__}); "
-            "run again with -v for the traceback, and please report it"
+            "run again with -v for the traceback, and please report it",
+            "error",
         )
         _traceback(args)
         return 1
@@ -249,7 +250,7 @@ def _output_closed(error: OSError | None) -> int:
         pass
     if error is None or error.errno == errno.EPIPE:
         return EXIT_OUTPUT_CLOSED
-    say(f"mofa-monitor: error: cannot write the output: {error.strerror or error}")
+    say(f"mofa-monitor: error: cannot write the output: {error.strerror or error}", "error")
     return 1
 
 
@@ -262,5 +263,4 @@ def _os_error(exc: OSError) -> str:
 
 def _traceback(args: argparse.Namespace) -> None:
     if args.verbose:
-        with contextlib.suppress(OSError, ValueError):
-            traceback.print_exc(file=sys.stderr)
+        say(traceback.format_exc().rstrip("\n"), "error", multiline=True)

@@ -9,8 +9,9 @@ import json
 import logging
 from typing import TextIO
 
-from monitor.cli.common import command, load, load_readonly
+from monitor.cli.common import command, load_readonly
 from monitor.errors import MonitorError
+from monitor.ops.terminal import for_terminal, json_for_terminal
 from monitor.plan.subscriptions import (
     describe_suppression,
     local_time,
@@ -33,10 +34,10 @@ def subscribers(args: argparse.Namespace, out: TextIO) -> int:
         states = subscriber_states(app.config, app.store)
     if args.json:
         for s in states:
-            print(json.dumps(s.as_json(), ensure_ascii=False), file=out)
+            print(json_for_terminal(json.dumps(s.as_json(), ensure_ascii=False)), file=out)
         return 0
     if not states:
-        print(f"no subscribers in {app.config.path}", file=out)
+        print(for_terminal(f"no subscribers in {app.config.path}"), file=out)
         return 0
     for s in states:
         name = f" ({s.name})" if s.name else ""
@@ -47,7 +48,7 @@ def subscribers(args: argparse.Namespace, out: TextIO) -> int:
             state += (
                 "; no longer in the config" if s.state == "unsubscribed" else " from the config"
             )
-        print(f"{s.email}{name}: {state}", file=out)
+        print(for_terminal(f"{s.email}{name}: {state}"), file=out)
         if s.configured:
             follows = [f"themes {', '.join(s.themes)}" if s.themes else None]
             follows.append(f"keywords {', '.join(s.keywords)}" if s.keywords else None)
@@ -57,11 +58,14 @@ def subscribers(args: argparse.Namespace, out: TextIO) -> int:
                 follows.append(f"only naming {', '.join(s.countries)}")
             if s.exclude:
                 follows.append(f"except {', '.join(s.exclude)}")
-            print(f"  follows:     {'; '.join(f for f in follows if f)}", file=out)
+            print(for_terminal(f"  follows:     {'; '.join(f for f in follows if f)}"), file=out)
             print(f"  frequency:   {s.schedule}", file=out)
         if s.last_change and s.last_change.action == "resubscribe":
             c = s.last_change
-            print(f"  resubscribed: {local_time(c.at)} by {c.actor or 'an operator'}", file=out)
+            print(
+                for_terminal(f"  resubscribed: {local_time(c.at)} by {c.actor or 'an operator'}"),
+                file=out,
+            )
         print(f"  last digest: {local_time(s.last_sent_at)}", file=out)
         failed = f" ({s.failed} failed)" if s.failed else ""
         print(f"  pending:     {s.pending} deliveries{failed}", file=out)
@@ -72,25 +76,30 @@ def subscribers(args: argparse.Namespace, out: TextIO) -> int:
 def unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
     """Stop mailing one or more addresses now (pending digests are dropped); the config may
     keep them. Also re-applies suppressions after a lost state (see README, Backups)."""
-    config = load(args)
+    config = load_readonly(args)[0]
     actor = operator_name()
     with App(config) as app:
         for email in args.emails:
             existing = app.store.suppressions().get(email.lower())
             if existing is not None:
-                print(f"{email} is already unsubscribed {describe_suppression(existing)}", file=out)
+                print(
+                    for_terminal(
+                        f"{email} is already unsubscribed {describe_suppression(existing)}"
+                    ),
+                    file=out,
+                )
                 continue
             app.store.suppress(email, "operator", actor=actor)
             log.info("unsubscribed %s (by %s)", email, actor)
             note = "" if config.subscriber(email) else f" (it is not a subscriber in {config.path})"
-            print(f"{email} unsubscribed by {actor}; no more digests{note}", file=out)
+            print(for_terminal(f"{email} unsubscribed by {actor}; no more digests{note}"), file=out)
     return 0
 
 
 @command("resubscribe")
 def resubscribe(args: argparse.Namespace, out: TextIO) -> int:
     """Mail an unsubscribed address again, from now on; --yes is needed if the reader did it."""
-    config = load(args)
+    config = load_readonly(args)[0]
     actor = operator_name()
     with App(config) as app:
         existing = app.store.suppressions().get(args.email.lower())
@@ -110,13 +119,17 @@ def resubscribe(args: argparse.Namespace, out: TextIO) -> int:
     )
     if config.subscriber(args.email) is None:
         print(
-            f"{args.email} resubscribed by {actor}, but it is not a subscriber in {config.path}: "
-            "add it there to mail it",
+            for_terminal(
+                f"{args.email} resubscribed by {actor}, but it is not a subscriber in "
+                f"{config.path}: add it there to mail it"
+            ),
             file=out,
         )
     else:
         print(
-            f"{args.email} resubscribed by {actor}; digests resume with releases from now on",
+            for_terminal(
+                f"{args.email} resubscribed by {actor}; digests resume with releases from now on"
+            ),
             file=out,
         )
     return 0

@@ -1,14 +1,16 @@
 """The last configuration that loaded cleanly, kept in the state folder for read-only commands.
 
 A typo in ``config.toml`` must not blind the operator: the service keeps running on its last
-good config (see :mod:`monitor.schedule.service`), so ``status``, ``releases``, ``explain`` and ``preview``
-should still answer about that state. Each process that holds the state lock with a valid config
+good config (see :mod:`monitor.schedule.service`), so ``status``, ``releases``, ``explain``,
+``preview``, ``subscribers``, and ``unsubscribe``/``resubscribe`` (an operator honouring a
+request must not wait for the file to be fixed) should still answer about that state. Each process that holds the state lock with a valid config
 (``run`` at start and after every reload it applies, ``run-once``) writes it to
 ``STATE_DIR/last-good-config.json``; a read-only command whose config file is invalid answers
 with, in this order:
 
-1. that stored config, if the broken file still says where ``state_dir`` is (or uses the default
-   ``state`` beside the file) and one is stored there;
+1. that stored config, if the broken file still says where ``state_dir`` is (read from its own
+   line when the file is not TOML at all; else the default ``state`` beside the file) and one
+   is stored there;
 2. otherwise the built-in defaults with that ``state_dir`` (custom themes and subscribers unknown);
 
 and says so in one line on stderr (``status`` also in its output). A missing config file is not
@@ -120,12 +122,31 @@ def state_dir_of(path: Path) -> Path:
     """``[service] state_dir`` as the (possibly invalid) file names it, else the default."""
     base = path.resolve().parent
     try:
-        raw = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
-        named = raw["service"]["state_dir"]
-    except (OSError, ValueError, KeyError, TypeError):
-        named = None
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, ValueError):
+        text = ""
+    try:
+        named = tomllib.loads(text)["service"]["state_dir"]
+    except (ValueError, KeyError, TypeError):
+        named = _state_dir_line(text)
     chosen = Path(named) if isinstance(named, str) and named.strip() else Path("state")
     return (chosen if chosen.is_absolute() else base / chosen).resolve()
+
+
+def _state_dir_line(text: str) -> object:
+    """``state_dir`` read from its own line of the ``[service]`` table when the file as a whole
+    is not TOML (a syntax error elsewhere must not hide where the state is); None if absent."""
+    table = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            table = stripped.split("#", 1)[0].strip()
+        elif table == "[service]" and stripped.startswith("state_dir"):
+            try:
+                return tomllib.loads(stripped).get("state_dir")
+            except ValueError:
+                return None
+    return None
 
 
 def _plain(value: Any) -> Any:

@@ -53,3 +53,9 @@ def json_for_terminal(document: str) -> str:
     strings (JSON's own syntax is ASCII), where ``\\uXXXX`` means the same character.
     """
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", document)
+
+
+def unsafe_characters(text: str) -> list[str]:
+    """The characters of ``text`` that :func:`for_terminal` would escape, as escapes
+    (``["\\x1b", "\\u202e"]``), in order, each once; tab and newline included."""
+    return list(dict.fromkeys(_visible(m) for m in re.finditer(f"{_UNSAFE.pattern}|[\t\n]", text)))

@@ -8,10 +8,14 @@ Selection rule of :func:`matches` — ``(themes OR keywords) AND countries AND N
 
 * ``themes`` and ``keywords`` both unset or empty: every release, tagged or not;
 * ``themes`` set: a release tagged with one of them;
-* ``keywords`` set: a release whose title or body contains one (case-insensitive) — with no
+* ``keywords`` set: a release whose title or body contains one as whole words — with no
   ``themes``, only those (a subscription on keywords alone);
 * ``countries``, when set, is a further requirement: the release must name one of them;
 * ``exclude`` drops a release whose title or body contains one, whatever else matched.
+
+Keywords and exclude terms are matched as theme patterns are (:func:`monitor.classify.themes.
+phrase_regex`): text and term normalised alike (NFKC, case, quotes, whitespace), and a term may
+not start or end inside an ASCII word, so "AI" does not match "said" nor "UN" "June".
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from email.utils import format_datetime
 import css_inline
 import jinja2
 
+from monitor.classify.themes import contains_phrase, normalize_text, phrase_regex
 from monitor.config import MailConfig, SubscriberConfig
 from monitor.deliver.mailmessage import (
     MAIL_POLICY,
@@ -65,19 +70,19 @@ _PERIOD = re.compile(r"^\d{4}-(\d{2}-\d{2}|W\d{2})$")
 
 
 def _contains_any(text: str, terms: Sequence[str]) -> bool:
-    return any(term.strip() and term.strip().casefold() in text for term in terms)
+    return any(contains_phrase(text, term) for term in terms)
 
 
 def matches(subscriber: SubscriberConfig, release: Release) -> bool:
     """Whether ``release`` belongs in this subscriber's digests (rule in the module docstring)."""
-    text = f"{release.title}\n{release.body}".casefold()
+    text = normalize_text(f"{release.title}\n{release.body}")
     if _contains_any(text, subscriber.exclude):
         return False
     if subscriber.countries:
         named = {code.upper() for code in release.countries}
         if not named & {code.upper() for code in subscriber.countries}:
             return False
-    if not subscriber.themes and not any(k.strip() for k in subscriber.keywords):
+    if not subscriber.themes and not any(phrase_regex(k) for k in subscriber.keywords):
         return True
     if set(subscriber.themes or ()) & set(release.theme_ids):
         return True
