@@ -192,6 +192,8 @@ class StoreTimer:
         for name in dir(type(store)):
             if name.startswith("_") or name in ("db", "path", "in_dir"):
                 continue
+            if isinstance(getattr(type(store), name, None), property):
+                continue  # e.g. the injected clock: read-only, and not store work
             attr = getattr(store, name, None)
             if not callable(attr) or isinstance(attr, type):
                 continue
