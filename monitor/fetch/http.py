@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email.utils
+import http.client
 import logging
 import re
 import socket
@@ -29,7 +30,7 @@ import urllib.robotparser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -255,6 +256,43 @@ class _ArmedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _ArmedHTTPSConnection
 
 
+#: Location bytes kept as they are when percent-encoding a non-UTF-8 one: printable ASCII.
+_URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
+
+
+def browser_location(raw: bytes) -> str:
+    """A ``Location`` header's bytes as the URL a browser follows.
+
+    UTF-8 is read as UTF-8 (requests then percent-encodes the non-ASCII). Any other bytes —
+    Korean CMSs send raw EUC-KR in a query string, some hosts a raw Latin-1 byte — are
+    percent-encoded byte for byte, as the WHATWG URL parser does for code points outside
+    ASCII, so the server gets back exactly the bytes it sent (URL Standard, "percent-encode
+    after encoding"). Spaces and control characters are percent-encoded too.
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return quote(raw, safe=_URL_SAFE)
+
+
+class _BrowserRedirectSession(requests.Session):
+    """A session that follows a redirect whose ``Location`` is not UTF-8, as browsers do.
+
+    requests decodes the header (received as Latin-1 by http.client) as UTF-8 and raises
+    UnicodeDecodeError on anything else; see :func:`browser_location`.
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        if not resp.is_redirect:
+            return None
+        location: str = resp.headers["location"]
+        try:
+            raw = location.encode("latin-1")  # http.client decoded the header bytes so
+        except UnicodeEncodeError:  # not from http.client: already text
+            return location
+        return browser_location(raw)
+
+
 class _ArmedAdapter(HTTPAdapter):
     """requests' adapter whose connections register their socket with the exchange in flight."""
 
@@ -308,7 +346,7 @@ class Fetcher(Closing):
             retry_after_cap=s.retry_after_cap,
             cancel=self.cancel,
         )
-        session = requests.Session()
+        session = _BrowserRedirectSession()
         session.max_redirects = s.max_redirects
         session.headers["User-Agent"] = s.user_agent
         adapter = _ArmedAdapter(max_retries=retry)
@@ -405,6 +443,14 @@ class Fetcher(Closing):
             if isinstance(exc, FetchError):
                 raise
             raise FetchError(_describe(exc, url, self.settings)) from exc
+        except (ValueError, urllib3.exceptions.HTTPError, http.client.HTTPException) as exc:
+            # Whatever else requests/urllib3 raise while handling one URL or answer — a
+            # Location with a malformed host (``http://[::1/x``, a 70-character label,
+            # ``a..example``) raises ValueError/LocationParseError, not a RequestException —
+            # fails this URL with one line, never the caller's whole source.
+            if exchange is not None and exchange.cancelled:
+                raise FetchInterrupted(f"{url}: interrupted, stopping") from exc
+            raise FetchError(f"{url}: request failed: {_plain(exc)}") from exc
         except RetryAfterTooLong as exc:
             raise RetryLaterError(
                 f"{url}: the server asked us to retry after {exc.seconds:.0f} s (Retry-After), "
@@ -662,6 +708,12 @@ def _describe(exc: requests.RequestException, url: str, settings: FetchSettings)
     if isinstance(exc, requests.ConnectionError):
         return f"{url}: connection failed after {settings.retries} retries: {_reason(exc)}"
     return f"{url}: request failed: {_reason(exc)}"
+
+
+def _plain(exc: BaseException) -> str:
+    """An exception's message on one line, with its type when the message is empty."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _unreachable(exc: FetchError) -> bool:
