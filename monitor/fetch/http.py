@@ -26,7 +26,6 @@ import re
 import socket
 import threading
 import time
-import urllib.robotparser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -34,6 +33,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 import urllib3.exceptions
+from protego import Protego
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -167,7 +167,7 @@ class RobotsStore(Protocol):
 
 @dataclass
 class _RobotsEntry:
-    parser: urllib.robotparser.RobotFileParser
+    parser: Protego
     expires: float  # on the Fetcher's clock
     failed: bool = False
     cached: CachedRobots | None = None  # what is kept in the state, when it is
@@ -506,7 +506,7 @@ class Fetcher(Closing):
     def _check_robots(self, url: str) -> None:
         key = _origin(url)
         entry = self._robots_for(key)
-        if entry.parser.can_fetch(self.settings.user_agent, url):
+        if robots_allow(entry.parser, url, self.settings.user_agent):
             return
         # A ban is read again within the hour (sooner if its caching says so), so a lifted one
         # does not keep the source down for a day.
@@ -571,9 +571,7 @@ class Fetcher(Closing):
             what = "using the last copy" if previous else "allowing all for now"
             log.warning("robots.txt %s unavailable (%s); %s", robots_url, problem, what)
             if previous is None:
-                parser = urllib.robotparser.RobotFileParser(robots_url)
-                parser.allow_all = True  # type: ignore[attr-defined]  # real attribute, absent from typeshed
-                return _RobotsEntry(parser, now + ROBOTS_FAILURE_TTL, failed=True)
+                return _RobotsEntry(Protego.parse(""), now + ROBOTS_FAILURE_TTL, failed=True)
             return _RobotsEntry(previous.parser, now + ROBOTS_FAILURE_TTL, failed=True)
         body = "" if raw.status >= 400 or not raw.content else _robots_text(raw.content)
         lifetime = ROBOTS_TTL if raw.cache_seconds is None else raw.cache_seconds
@@ -616,13 +614,21 @@ def _robots_text(content: bytes) -> str:
     return content.decode("utf-8-sig", errors="replace")
 
 
-def _robots_parser(origin: str, status: int, body: str) -> urllib.robotparser.RobotFileParser:
-    parser = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
-    if status >= 400 or not body:
-        parser.allow_all = True  # type: ignore[attr-defined]  # real attribute, absent from typeshed
-    else:
-        parser.parse(body.splitlines())
-    return parser
+def _robots_parser(origin: str, status: int, body: str) -> Protego:
+    """The rules of one origin's robots.txt; a 4xx answer or an empty file allows all
+    (RFC 9309 §2.3.1.3). ``origin`` is kept for the signature callers use."""
+    del origin
+    return Protego.parse("" if status >= 400 else body)
+
+
+def robots_allow(rules: Protego, url: str, user_agent: str) -> bool:
+    """Whether ``rules`` let ``user_agent`` fetch ``url``, as RFC 9309 says.
+
+    Read by Protego (the parser Scrapy uses): the group of the most specific matching
+    user-agent, else ``*`` (§2.2.1); the longest matching rule wins, Allow on a tie (§2.2.2);
+    ``*`` and ``$`` in patterns (§2.2.3); percent-encoding compared canonically.
+    """
+    return bool(rules.can_fetch(url, user_agent))
 
 
 _MAX_AGE_RE = re.compile(r"(?:^|,)\s*(s-maxage|max-age)\s*=\s*\"?(\d{1,12})", re.IGNORECASE)
