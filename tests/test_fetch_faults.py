@@ -12,8 +12,14 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_config
-from monitor.errors import FetchError
-from monitor.fetch.http import Fetcher, FetchSettings, browser_location, build_user_agent
+from monitor.errors import FetchError, RetryLaterError
+from monitor.fetch.http import (
+    Fetcher,
+    FetchSettings,
+    HTTPStatusError,
+    browser_location,
+    build_user_agent,
+)
 from monitor.localsite import SiteServer
 from monitor.schedule.app import App
 
@@ -153,3 +159,47 @@ class TestOneArticleCostsOneRow:
         assert outcome.error is not None
         assert "internal error" not in outcome.error
         assert "request failed" in outcome.error and "\n" not in outcome.error
+
+
+class TestRetryAfterOfAnyShape:
+    @pytest.fixture
+    def waits(self) -> list[float]:
+        return []
+
+    @pytest.fixture
+    def polite(self, waits: list[float]) -> Iterator[Fetcher]:
+        settings = FetchSettings(
+            build_user_agent(None), request_delay=0.0, retries=1, backoff_factor=0.01
+        )
+        with Fetcher(settings, sleep=waits.append) as f:
+            yield f
+
+    @pytest.mark.parametrize("digits", [13, 30, 5000])
+    def test_thousands_of_digits_mean_a_very_long_wait(
+        self, board: SiteServer, polite: Fetcher, digits: int
+    ) -> None:
+        board.fault(LIST, 503, retry_after="9" * digits, times=None)
+        with pytest.raises(RetryLaterError) as caught:
+            polite.get(board.list_url())
+        assert caught.value.seconds >= 10**12
+        assert len(str(caught.value)) < 300
+
+    @pytest.mark.parametrize("value", ["-5", "30.5", "soon", "\xef\xbc\x91"])
+    def test_an_unreadable_value_is_ignored_and_the_status_kept(
+        self, board: SiteServer, polite: Fetcher, waits: list[float], value: str
+    ) -> None:
+        board.fault(LIST, 503, retry_after=value, times=None)
+        with pytest.raises(HTTPStatusError, match=r"^HTTP 503 for ") as caught:
+            polite.get(board.list_url())
+        assert caught.value.status == 503
+        assert all(w < 1 for w in waits)  # backoff, not a wait the value implied
+
+    def test_a_poll_told_to_wait_forever_is_deferred_not_an_internal_error(
+        self, board: SiteServer, app: App
+    ) -> None:
+        board.fault(LIST, 503, retry_after="9" * 5000, times=None)
+        outcome = app.poller.poll_all().outcomes[0]
+        assert outcome.error is None or "internal error" not in outcome.error
+        before = len(board.requests_to(LIST))
+        app.poller.poll_all()
+        assert len(board.requests_to(LIST)) == before  # the wait is honoured across polls

@@ -42,7 +42,13 @@ from monitor import __version__
 from monitor.closing import Closing
 from monitor.errors import FetchError, RetryLaterError, RobotsDisallowedError
 from monitor.fetch.payload import Expect, check_kind, check_markup, decode_body
-from monitor.fetch.retry import PoliteRetry, RequestInterrupted, RetryAfterTooLong, current_scope
+from monitor.fetch.retry import (
+    PoliteRetry,
+    RequestInterrupted,
+    RetryAfterTooLong,
+    current_scope,
+    delta_seconds,
+)
 from monitor.store.sourcestate import CachedRobots
 
 log = logging.getLogger(__name__)
@@ -663,10 +669,10 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
     """``Retry-After`` as seconds from ``now`` (epoch): delta-seconds or an HTTP-date."""
     if value is None:
         return None
-    value = value.strip()
-    if value.isdigit() and len(value) <= 12:
-        return float(value)
-    when = _http_date(value)
+    seconds = delta_seconds(value)
+    if seconds is not None:
+        return seconds
+    when = _http_date(value.strip())
     return None if when is None else max(0.0, when - now)
 
 
