@@ -779,8 +779,8 @@ class Store(OutboxMixin, SourceStateMixin, Closing):
     def release(self, public_id: str) -> Release | None:
         """One release by its public id (``m_5676-322002``) or bare seq when unambiguous."""
         board, _, seq = public_id.rpartition("-")
-        if not seq.isdigit():
-            return None
+        if not (seq.isascii() and seq.isdigit()) or len(seq) > 19 or int(seq) >= 2**63:
+            return None  # ASCII digits that fit SQLite's INTEGER (int64), else no such release
         where, params = (
             ("r.board = ? AND r.seq = ?", (board, int(seq)))
             if board
