@@ -20,6 +20,7 @@ from monitor.fetch.http import (
     browser_location,
     build_user_agent,
 )
+from monitor.fetch.payload import decode_body
 from monitor.localsite import SiteServer
 from monitor.schedule.app import App
 
@@ -203,3 +204,42 @@ class TestRetryAfterOfAnyShape:
         before = len(board.requests_to(LIST))
         app.poller.poll_all()
         assert len(board.requests_to(LIST)) == before  # the wait is honoured across polls
+
+
+TITLE = "북한 외교부 대변인 논평 – Korea’s “Statement”"
+
+
+class TestCharsetsBrowsersRefuse:
+    @pytest.mark.parametrize(
+        ("content_type", "meta", "codec"),
+        [
+            ("text/html; charset=utf-7", None, "utf-7"),
+            ("text/html; charset=UTF7", None, "utf-7"),
+            ("text/html", "utf-7", "utf-7"),
+            ("text/html; charset=iso-2022-kr", None, "iso2022_kr"),
+            ("text/html; charset=csISO2022KR", None, "iso2022_kr"),
+        ],
+    )
+    def test_the_page_is_refused_not_stored_as_mojibake(
+        self, content_type: str, meta: str | None, codec: str
+    ) -> None:
+        head = f'<meta charset="{meta}">' if meta else ""
+        page = f"<html><head>{head}</head><body><h1>{TITLE}</h1></body></html>"
+        body = page.encode(codec, errors="xmlcharrefreplace")
+        with pytest.raises(FetchError, match=r"browsers refuse to decode"):
+            decode_body(body, content_type, url="http://x/view.do?seq=1")
+
+    def test_a_configured_encoding_still_wins(self) -> None:
+        body = f"<html><body>{TITLE}</body></html>".encode("utf-7")
+        text, _ = decode_body(body, "text/html; charset=utf-7", "utf-7")
+        assert TITLE in text
+
+    def test_one_refused_article_costs_its_row(self, board: SiteServer, app: App) -> None:
+        app.tick(send=False)
+        for seq in (500002, 500003):
+            board.publish(seq, f"Release {seq} on cooperation", "2026-06-03", "1. Text.")
+        body = f"<html><body><h1>{TITLE}</h1></body></html>".encode("utf-7")
+        board.canned(VIEW.format(500003), body, content_type="text/html; charset=utf-7")
+        outcome = app.poller.poll_all().outcomes[0]
+        assert outcome.error is None and outcome.new == ["m_5676-500002"]
+        assert app.store.release("m_5676-500003") is None
