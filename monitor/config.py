@@ -150,6 +150,42 @@ def _url_problem(value: str) -> str | None:
     return None
 
 
+def _check_header_text(value: Any) -> Any:
+    """Text sent in an HTTP header field as it is: printable ASCII only.
+
+    RFC 9110 §5.5: a field value is visible ASCII, spaces and tabs (CR/LF would end the
+    field; other bytes are "obs-text" that ``requests`` cannot even encode beyond Latin-1).
+    """
+    if isinstance(value, str):
+        bad = next((c for c in value if not " " <= c <= "~"), None)
+        if bad is not None:
+            raise ValueError(
+                f"{value!r} goes into the User-Agent header, which carries printable ASCII "
+                f"only (RFC 9110 §5.5), not {bad!r}; e.g. an e-mail address or an https URL"
+            )
+    return value
+
+
+def _check_path(value: Any) -> Any:
+    """A file-system path the OS can open: no NUL character (POSIX paths end at NUL)."""
+    if isinstance(value, str) and "\0" in value:
+        raise ValueError(f"{value!r} contains a NUL character, which no file name can")
+    return value
+
+
+def _check_host(value: Any) -> Any:
+    """A host name or IP address (RFC 1123 §2.1 / RFC 3986 §3.2.2), as SMTP connects to it."""
+    if isinstance(value, str):
+        try:
+            ipaddress.ip_address(value)
+            return value
+        except ValueError:
+            pass
+        if not value or _url_problem(f"http://{value}/") or ":" in value:
+            raise ValueError(f"{value!r} is not a host name or IP address")
+    return value
+
+
 def _check_slug(value: str) -> str:
     if not _SLUG.match(value):
         raise ValueError(f"{value!r} must be lower-case letters, digits and dashes")
@@ -175,6 +211,9 @@ TimeZone = Annotated[str, BeforeValidator(_check_zone)]
 Email = Annotated[str, BeforeValidator(check_email)]
 Slug = Annotated[str, BeforeValidator(_check_slug)]
 HttpUrl = Annotated[str, BeforeValidator(_check_url)]
+HeaderText = Annotated[str, BeforeValidator(_check_header_text)]
+FsPath = Annotated[Path, BeforeValidator(_check_path)]
+HostName = Annotated[str, BeforeValidator(_check_host)]
 
 
 class _Strict(BaseModel):
@@ -184,13 +223,13 @@ class _Strict(BaseModel):
 class ServiceConfig(_Strict):
     """How the service runs: where state lives, how politely it fetches, how it is watched."""
 
-    state_dir: Path = Path("state")
+    state_dir: FsPath = Path("state")
     request_delay: Duration = dt.timedelta(seconds=1)
     timeout: Duration = dt.timedelta(seconds=30)
     max_body_bytes: int = Field(5_000_000, gt=0)
     max_pages: int = Field(10, ge=1, le=1000)
     respect_robots: bool = True
-    contact: str | None = None
+    contact: HeaderText | None = None
     timezone: TimeZone = "Asia/Seoul"
     listen: str | None = None
     admin_email: Email | None = None
@@ -252,13 +291,13 @@ class SourceConfig(_Strict):
 class SmtpConfig(_Strict):
     """SMTP relay settings; the password only ever comes from the environment."""
 
-    host: str = "localhost"
+    host: HostName = "localhost"
     port: int = Field(25, ge=1, le=65535)
     security: Literal["none", "starttls", "ssl"] = "none"
     username: str | None = None
     password_env: str | None = None
     timeout: Duration = dt.timedelta(seconds=30)
-    ca_file: Path | None = None
+    ca_file: FsPath | None = None
 
     def password(self) -> str | None:
         """The secret, read at use time so it never sits in the config object or a log."""
@@ -278,7 +317,7 @@ class MailConfig(_Strict):
 
     from_: str = Field("MOFA Monitor <monitor@localhost>", alias="from")
     transport: Literal["maildir", "smtp"] = "maildir"
-    maildir: Path | None = None
+    maildir: FsPath | None = None
     subject_prefix: PlainText = "MOFA digest"
     unsubscribe_url: HttpUrl | None = None
     unsubscribe_secret_env: str | None = None

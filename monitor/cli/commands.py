@@ -337,8 +337,11 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
 def backfill(args: argparse.Namespace, out: TextIO) -> int:
     """Walk a board's listing back to --since and store what is missing (never mailed)."""
     config = load(args)
+    # Without --source only enabled boards (as run-once polls); a named one even if disabled.
     sources = [
-        s for s in config.sources if s.kind == "mofa-board" and (args.source in (None, s.id))
+        s
+        for s in config.sources
+        if s.kind == "mofa-board" and (s.id == args.source or (args.source is None and s.enabled))
     ]
     boards = [s.id for s in config.sources if s.kind == "mofa-board"]
     if args.source is not None and args.source not in boards:
@@ -346,9 +349,10 @@ def backfill(args: argparse.Namespace, out: TextIO) -> int:
             f"no board source {args.source!r} in {config.path}{suggest(args.source, boards)}"
             + (f" (board sources: {', '.join(boards)})" if boards else "")
         )
-    if not sources:
+    if not sources and args.source is None:
         raise MonitorError(
-            f"no board source {args.source or ''} to backfill in {config.path}".replace("  ", " ")
+            f"no enabled board source to backfill in {config.path}: nothing fetched "
+            "(name a disabled one with --source to backfill it anyway)"
         )
     with StateLock(config.state_dir), App(config) as app:
         app.poller.progress = _progress

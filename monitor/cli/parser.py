@@ -40,10 +40,18 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
 
 
+#: The largest count a command-line option takes (a "no limit" that still fits SQLite's int64).
+MAX_COUNT = 10**9
+
+
 def _positive(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer")
-    return int(value)
+    """A count from 1 to :data:`MAX_COUNT`, written in ASCII digits."""
+    digits = value.strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits.lstrip("0")) > 10:
+        raise argparse.ArgumentTypeError(f"{value[:40]!r} is not a positive integer")
+    if not 1 <= int(digits) <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"{value!r} must be from 1 to {MAX_COUNT}")
+    return int(digits)
 
 
 def _address(value: str) -> str:

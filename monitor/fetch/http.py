@@ -20,19 +20,20 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email.utils
+import http.client
 import logging
 import re
 import socket
 import threading
 import time
-import urllib.robotparser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 import urllib3.exceptions
+from protego import Protego
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -41,7 +42,13 @@ from monitor import __version__
 from monitor.closing import Closing
 from monitor.errors import FetchError, RetryLaterError, RobotsDisallowedError
 from monitor.fetch.payload import Expect, check_kind, check_markup, decode_body
-from monitor.fetch.retry import PoliteRetry, RequestInterrupted, RetryAfterTooLong, current_scope
+from monitor.fetch.retry import (
+    PoliteRetry,
+    RequestInterrupted,
+    RetryAfterTooLong,
+    current_scope,
+    delta_seconds,
+)
 from monitor.models import CachedRobots
 
 log = logging.getLogger(__name__)
@@ -166,7 +173,7 @@ class RobotsStore(Protocol):
 
 @dataclass
 class _RobotsEntry:
-    parser: urllib.robotparser.RobotFileParser
+    parser: Protego
     expires: float  # on the Fetcher's clock
     failed: bool = False
     cached: CachedRobots | None = None  # what is kept in the state, when it is
@@ -255,6 +262,43 @@ class _ArmedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _ArmedHTTPSConnection
 
 
+#: Location bytes kept as they are when percent-encoding a non-UTF-8 one: printable ASCII.
+_URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
+
+
+def browser_location(raw: bytes) -> str:
+    """A ``Location`` header's bytes as the URL a browser follows.
+
+    UTF-8 is read as UTF-8 (requests then percent-encodes the non-ASCII). Any other bytes —
+    Korean CMSs send raw EUC-KR in a query string, some hosts a raw Latin-1 byte — are
+    percent-encoded byte for byte, as the WHATWG URL parser does for code points outside
+    ASCII, so the server gets back exactly the bytes it sent (URL Standard, "percent-encode
+    after encoding"). Spaces and control characters are percent-encoded too.
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return quote(raw, safe=_URL_SAFE)
+
+
+class _BrowserRedirectSession(requests.Session):
+    """A session that follows a redirect whose ``Location`` is not UTF-8, as browsers do.
+
+    requests decodes the header (received as Latin-1 by http.client) as UTF-8 and raises
+    UnicodeDecodeError on anything else; see :func:`browser_location`.
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        if not resp.is_redirect:
+            return None
+        location: str = resp.headers["location"]
+        try:
+            raw = location.encode("latin-1")  # http.client decoded the header bytes so
+        except UnicodeEncodeError:  # not from http.client: already text
+            return location
+        return browser_location(raw)
+
+
 class _ArmedAdapter(HTTPAdapter):
     """requests' adapter whose connections register their socket with the exchange in flight."""
 
@@ -308,7 +352,7 @@ class Fetcher(Closing):
             retry_after_cap=s.retry_after_cap,
             cancel=self.cancel,
         )
-        session = requests.Session()
+        session = _BrowserRedirectSession()
         session.max_redirects = s.max_redirects
         session.headers["User-Agent"] = s.user_agent
         adapter = _ArmedAdapter(max_retries=retry)
@@ -405,6 +449,14 @@ class Fetcher(Closing):
             if isinstance(exc, FetchError):
                 raise
             raise FetchError(_describe(exc, url, self.settings)) from exc
+        except (ValueError, urllib3.exceptions.HTTPError, http.client.HTTPException) as exc:
+            # Whatever else requests/urllib3 raise while handling one URL or answer — a
+            # Location with a malformed host (``http://[::1/x``, a 70-character label,
+            # ``a..example``) raises ValueError/LocationParseError, not a RequestException —
+            # fails this URL with one line, never the caller's whole source.
+            if exchange is not None and exchange.cancelled:
+                raise FetchInterrupted(f"{url}: interrupted, stopping") from exc
+            raise FetchError(f"{url}: request failed: {_plain(exc)}") from exc
         except RetryAfterTooLong as exc:
             raise RetryLaterError(
                 f"{url}: the server asked us to retry after {exc.seconds:.0f} s (Retry-After), "
@@ -460,7 +512,7 @@ class Fetcher(Closing):
     def _check_robots(self, url: str) -> None:
         key = _origin(url)
         entry = self._robots_for(key)
-        if entry.parser.can_fetch(self.settings.user_agent, url):
+        if robots_allow(entry.parser, url, self.settings.user_agent):
             return
         # A ban is read again within the hour (sooner if its caching says so), so a lifted one
         # does not keep the source down for a day.
@@ -525,9 +577,7 @@ class Fetcher(Closing):
             what = "using the last copy" if previous else "allowing all for now"
             log.warning("robots.txt %s unavailable (%s); %s", robots_url, problem, what)
             if previous is None:
-                parser = urllib.robotparser.RobotFileParser(robots_url)
-                parser.allow_all = True  # type: ignore[attr-defined]  # real attribute, absent from typeshed
-                return _RobotsEntry(parser, now + ROBOTS_FAILURE_TTL, failed=True)
+                return _RobotsEntry(Protego.parse(""), now + ROBOTS_FAILURE_TTL, failed=True)
             return _RobotsEntry(previous.parser, now + ROBOTS_FAILURE_TTL, failed=True)
         body = "" if raw.status >= 400 or not raw.content else _robots_text(raw.content)
         lifetime = ROBOTS_TTL if raw.cache_seconds is None else raw.cache_seconds
@@ -570,13 +620,21 @@ def _robots_text(content: bytes) -> str:
     return content.decode("utf-8-sig", errors="replace")
 
 
-def _robots_parser(origin: str, status: int, body: str) -> urllib.robotparser.RobotFileParser:
-    parser = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
-    if status >= 400 or not body:
-        parser.allow_all = True  # type: ignore[attr-defined]  # real attribute, absent from typeshed
-    else:
-        parser.parse(body.splitlines())
-    return parser
+def _robots_parser(origin: str, status: int, body: str) -> Protego:
+    """The rules of one origin's robots.txt; a 4xx answer or an empty file allows all
+    (RFC 9309 §2.3.1.3). ``origin`` is kept for the signature callers use."""
+    del origin
+    return Protego.parse("" if status >= 400 else body)
+
+
+def robots_allow(rules: Protego, url: str, user_agent: str) -> bool:
+    """Whether ``rules`` let ``user_agent`` fetch ``url``, as RFC 9309 says.
+
+    Read by Protego (the parser Scrapy uses): the group of the most specific matching
+    user-agent, else ``*`` (§2.2.1); the longest matching rule wins, Allow on a tie (§2.2.2);
+    ``*`` and ``$`` in patterns (§2.2.3); percent-encoding compared canonically.
+    """
+    return bool(rules.can_fetch(url, user_agent))
 
 
 _MAX_AGE_RE = re.compile(r"(?:^|,)\s*(s-maxage|max-age)\s*=\s*\"?(\d{1,12})", re.IGNORECASE)
@@ -611,10 +669,10 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
     """``Retry-After`` as seconds from ``now`` (epoch): delta-seconds or an HTTP-date."""
     if value is None:
         return None
-    value = value.strip()
-    if value.isdigit() and len(value) <= 12:
-        return float(value)
-    when = _http_date(value)
+    seconds = delta_seconds(value)
+    if seconds is not None:
+        return seconds
+    when = _http_date(value.strip())
     return None if when is None else max(0.0, when - now)
 
 
@@ -662,6 +720,12 @@ def _describe(exc: requests.RequestException, url: str, settings: FetchSettings)
     if isinstance(exc, requests.ConnectionError):
         return f"{url}: connection failed after {settings.retries} retries: {_reason(exc)}"
     return f"{url}: request failed: {_reason(exc)}"
+
+
+def _plain(exc: BaseException) -> str:
+    """An exception's message on one line, with its type when the message is empty."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _unreachable(exc: FetchError) -> bool:

@@ -63,9 +63,16 @@ def decode_body(
     for bom, codec in _BOMS:
         if body.startswith(bom):
             return _strict(body, codec, url, "its byte-order mark"), codec
+    label = declared_charset(body, content_type)
+    if label and _canonical(label) in _REFUSED_CODECS:
+        raise FetchError(
+            f"{url or 'page'}: declared charset {label}, which browsers refuse to decode "
+            "(WHATWG Encoding: UTF-7 is not supported, ISO-2022-KR/-CN and HZ are the "
+            "'replacement' encoding); refused rather than stored as mojibake — set the "
+            "source's encoding if the site really uses it"
+        )
     if body.isascii():
         return body.decode("ascii"), "utf-8"
-    label = declared_charset(body, content_type)
     declared = _canonical(label) if label else None
     if declared in _WINDOWS_1252_LABELS and any(0x80 <= byte <= 0x9F for byte in body):
         declared = "cp1252"  # as browsers do: these labels mean windows-1252 (WHATWG Encoding)
@@ -103,6 +110,10 @@ def decode_body(
 #: Labels the WHATWG Encoding Standard maps to windows-1252; they differ only in 0x80-0x9F,
 #: where ISO-8859-1 has invisible C1 controls and windows-1252 has quotes and dashes.
 _WINDOWS_1252_LABELS = frozenset({"iso8859-1", "latin-1", "ascii", "cp1252"})
+#: Codecs (Python's names) a page may declare but browsers will not decode: UTF-7, which the
+#: WHATWG Encoding Standard leaves out on purpose (it smuggles markup past filters), and the
+#: labels it maps to the "replacement" encoding (§4.2). Their bytes read as ASCII mojibake.
+_REFUSED_CODECS = frozenset({"utf-7", "iso2022_kr", "hz"})
 #: Codecs tried when the label is missing or wrong, in order of preference on a Korean site.
 _GUESSES = ("utf-8", "cp949", "cp1252")
 #: How much cleaner (in mess ratio) another reading must be to overrule a declared charset.

@@ -20,6 +20,23 @@ from urllib3.util.retry import Retry
 log = logging.getLogger("monitor.fetch.http")  # retries are part of fetching; one logger to filter
 
 
+#: A ``Retry-After`` of more digits than this is read as this many seconds (~31 700 years):
+#: "very long", and capped by whoever honours it, instead of an integer Python refuses to build.
+VERY_LONG = 10.0**12
+
+
+def delta_seconds(value: str) -> float | None:
+    """``Retry-After`` delta-seconds (RFC 9110 §10.2.3: ``1*DIGIT``, ASCII) as seconds.
+
+    Any number of digits is accepted: more than twelve is :data:`VERY_LONG`. None when
+    ``value`` is not delta-seconds (an HTTP-date, ``-5``, ``30.5``, ``soon``, ``１２``).
+    """
+    value = value.strip()
+    if not value or not value.isascii() or not value.isdigit():
+        return None
+    return float(value) if len(value) <= 12 else VERY_LONG
+
+
 class RetryAfterTooLong(Exception):
     """Raised inside urllib3's retry loop; turned into a FetchError by the Fetcher."""
 
@@ -94,6 +111,19 @@ class PoliteRetry(Retry):
         cause = (last.status or last.error) if last else "?"
         new.pending = f"{method} {url} after {cause}"  # type: ignore[attr-defined]  # typed as Self of Retry  # logged by sleep(), once the wait is known
         return new
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        """Seconds from delta-seconds of any length or an HTTP-date; an unreadable value
+        (``-5``, ``30.5``, ``soon``) is ignored — 0, so backoff applies — and the answer's
+        status is what the caller reports, not urllib3's "Invalid Retry-After header"."""
+        seconds = delta_seconds(retry_after)
+        if seconds is not None:
+            return seconds
+        try:
+            return super().parse_retry_after(retry_after)
+        except Exception:  # urllib3: InvalidHeader for what is neither form
+            log.debug("unreadable Retry-After %r ignored", retry_after[:80])
+            return 0.0
 
     def _wait_seconds(self, response: Any) -> float:
         """Retry-After when the server sent one (refusing waits over the cap), else backoff."""

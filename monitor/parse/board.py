@@ -218,6 +218,15 @@ def _title_link(row: Tag) -> tuple[Tag, int] | None:
     return None
 
 
+def _article_link(row: Tag) -> str | None:
+    """The ``onclick``/``href`` of an anchor that opens an article (``f_view(``, ``view.do``)."""
+    for anchor in row.find_all("a"):
+        for value in (str(anchor.get("onclick") or ""), str(anchor.get("href") or "")):
+            if "f_view" in value or "view.do" in value:
+                return value
+    return None
+
+
 def _is_label(node: PageElement) -> bool:
     if not isinstance(node, Tag):
         return False
@@ -259,7 +268,10 @@ def _has_attachment(row: Tag) -> bool:
 
 def _parse_row(row: Tag, board: str, page_url: str) -> ListingEntry | None:
     link = _title_link(row)
-    if link is None:  # header rows, "no posts" rows
+    if link is None:  # header rows, "no posts" rows — or a post whose seq cannot be read
+        suspect = _article_link(row)
+        if suspect is not None:
+            raise ValueError(f"its link has no plain-number seq ({suspect[:120]!r})")
         return None
     anchor, seq = link
     return ListingEntry(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import html
+import html.entities
 import logging
 import re
 import xml.etree.ElementTree as ET
@@ -180,11 +181,99 @@ def _xml_safe(text: str, source_url: str, problems: list[str]) -> str:
     return cleaned
 
 
-def _channel_items(text: str, source_url: str) -> list[ET.Element]:
+_CDATA_RE = re.compile(r"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)
+_AMP_RE = re.compile(r"&(?!#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};)([A-Za-z][A-Za-z0-9]{0,31};)?")
+_XML_ENTITIES = frozenset({"amp;", "lt;", "gt;", "quot;", "apos;"})
+
+
+def _repair_references(text: str) -> str:
+    """HTML references XML does not know made XML: ``&nbsp;`` → ``&#160;``, a bare ``&`` → ``&amp;``.
+
+    CMS feeds copy HTML titles into XML (RSS 2.0 items routinely carry ``&rsquo;`` or
+    "Trade & Investment"), which XML 1.0 (§4.1, "well-formedness constraint: entity declared")
+    rejects for the whole document. CDATA sections are left as they are.
+    """
+
+    def fix(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            return "&amp;"
+        if name in _XML_ENTITIES:
+            return match.group(0)
+        if name in html.entities.html5:
+            return "".join(f"&#{ord(c)};" for c in html.entities.html5[name])
+        return "&amp;" + name  # an unknown name stays visible as text
+
+    parts = _CDATA_RE.split(text)
+    return "".join(part if i % 2 else _AMP_RE.sub(fix, part) for i, part in enumerate(parts))
+
+
+_ITEM_RE = re.compile(r"<item\b[^>]*>(.*?)</item\s*>", re.DOTALL | re.IGNORECASE)
+_FIELD_RE = re.compile(
+    r"<(title|link|guid|description|pubDate|content:encoded|dc:date)\b[^>]*>(.*?)</\1\s*>",
+    re.DOTALL,
+)
+_FIELD_TAGS = {"content:encoded": CONTENT_ENCODED, "dc:date": DC_DATE}
+_NAMESPACES = (
+    'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/"'
+)
+
+
+def _unwrap_cdata(raw: str) -> str:
+    raw = raw.strip()
+    if raw.startswith("<![CDATA[") and raw.endswith("]]>"):
+        return raw[len("<![CDATA[") : -len("]]>")]
+    return raw
+
+
+def _lenient_item(raw: str) -> ET.Element:
+    """An item that is not well-formed XML, read field by field as HTML text."""
+    item = ET.Element("item")
+    for name, value in _FIELD_RE.findall(raw):
+        content = _unwrap_cdata(value)
+        if name == "title":
+            content = html_to_text(content)  # a stray <b>, a "]]>", references: text
+        elif name not in ("description", "content:encoded"):
+            content = html.unescape(re.sub(r"<[^>]*>", "", content))
+        ET.SubElement(item, _FIELD_TAGS.get(name, name)).text = content
+    return item
+
+
+def _items_one_by_one(
+    text: str, source_url: str, error: ET.ParseError, problems: list[str]
+) -> list[ET.Element]:
+    """The items of a feed that is not well-formed as a whole, each parsed on its own.
+
+    One malformed item (a stray ``<b>`` or ``]]>`` in a title) costs at most itself: it is
+    read leniently, field by field, and reported. Raises ParseError when the text has no RSS
+    channel with items at all (then it is not a feed with one bad item).
+    """
+    head = text[:2000].lower()
+    raws = _ITEM_RE.findall(text)
+    if "<rss" not in head or "<channel" not in head or not raws:
+        raise ParseError(f"{source_url}: feed is not well-formed XML ({error})") from error
+    items = []
+    for number, raw in enumerate(raws, start=1):
+        try:
+            items.append(ET.fromstring(f"<item {_NAMESPACES}>{raw}</item>"))
+        except ET.ParseError as exc:
+            problem = (
+                f"{source_url}: item {number} is not well-formed XML ({exc}); "
+                "read leniently as text"
+            )
+            logger.warning("%s", problem)
+            problems.append(problem)
+            items.append(_lenient_item(raw))
+    return items
+
+
+def _channel_items(text: str, source_url: str, problems: list[str]) -> list[ET.Element]:
+    text = _repair_references(text)
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
-        raise ParseError(f"{source_url}: feed is not well-formed XML ({exc})") from exc
+        return _items_one_by_one(text, source_url, exc, problems)
     if root.tag != "rss" or root.find("channel") is None:
         raise ParseError(f"{source_url}: expected an RSS 2.0 feed, got <{root.tag}>")
     return root.findall("channel/item")
@@ -269,7 +358,7 @@ def parse_feed(data: bytes | str, source_url: str) -> Listing:
     feed has no usable item and ParseError when it is not RSS.
     """
     problems: list[str] = []
-    items = _channel_items(_xml_safe(_decode(data), source_url, problems), source_url)
+    items = _channel_items(_xml_safe(_decode(data), source_url, problems), source_url, problems)
     entries: dict[tuple[str, int], ListingEntry] = {}
     for number, item in enumerate(items, start=1):
         entry = _guarded_item(item, source_url, number, problems)

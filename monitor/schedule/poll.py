@@ -282,7 +282,7 @@ class Poller:
             if reached_old:
                 break
         else:
-            if not first_poll:
+            if not first_poll and outcome.pages >= max_pages:  # not when the board ended first
                 log.warning(
                     "source %s: news may continue past page %d; raise max_pages or run backfill",
                     source.id,

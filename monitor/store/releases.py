@@ -257,8 +257,8 @@ class ReleaseRepository:
     def release(self, public_id: str) -> Release | None:
         """One release by its public id (``m_5676-322002``) or bare seq when unambiguous."""
         board, _, seq = public_id.rpartition("-")
-        if not seq.isdigit():
-            return None
+        if not (seq.isascii() and seq.isdigit()) or len(seq) > 19 or int(seq) >= 2**63:
+            return None  # ASCII digits that fit an SQL BIGINT (int64), else no such release
         found = self.releases(board=board or None, seq=int(seq), limit=2)
         return found[0] if len(found) == 1 else None
 
