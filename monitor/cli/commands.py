@@ -24,7 +24,6 @@ from monitor.ops.lock import StateLock
 from monitor.ops.terminal import for_terminal, json_for_terminal
 from monitor.plan import outbox
 from monitor.schedule.app import App
-from monitor.store.sqlite import utcnow
 
 
 @command("check-config")
@@ -54,7 +53,7 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
     """
     config = load(args)
     with StateLock(config.state_dir), App(config) as app, _failures_said_once():
-        remember_config(config)
+        remember_config(config, app.clock())
         app.reclaim_interrupted_sends()
         app.poller.progress = _progress
         never_polled = {s.id for s in config.sources if _never_succeeded(app, s.id)}
@@ -211,7 +210,7 @@ def preview(args: argparse.Namespace, out: TextIO) -> int:
                 "nothing is sent to them (`mofa-monitor resubscribe` undoes it)",
                 file=sys.stderr,
             )
-        digest = outbox.preview(config, app.store, sub, utcnow())
+        digest = outbox.preview(config, app.store, sub, app.clock())
         secret = outbox.unsubscribe_secret(config, app.store)
         links = unsubscribe_links(
             config.mail.from_, sub.email, url=config.mail.unsubscribe_url, secret=secret
@@ -234,7 +233,7 @@ def send_test(args: argparse.Namespace, out: TextIO) -> int:
     # Marked as a test in the Subject too, so nobody takes the made-up releases for news.
     mail = config.mail.model_copy(update={"subject_prefix": f"[TEST] {config.mail.subject_prefix}"})
     with App(config) as app:
-        digest = dataclasses.replace(sample_digest(utcnow(), zone), subscriber_email=args.to)
+        digest = dataclasses.replace(sample_digest(app.clock(), zone), subscriber_email=args.to)
         message = build_message(
             digest,
             mail,
@@ -266,7 +265,7 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
         health = {h.id: h for h in app.store.sources()}
         notes = {source_id: app.store.source_notes(source_id) for source_id in health}
         counts = app.store.delivery_counts()
-        mail_status = outbox.status_lines(app.store, utcnow())
+        mail_status = outbox.status_lines(app.store, app.clock())
         total = app.store.count_releases()
         configured = app.config.sources
         from monitor.plan.subscriptions import state_counts, subscriber_states
@@ -293,7 +292,7 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
             if h.last_error:
                 print(for_terminal(f"  last error:   {h.last_error}"), file=out)
             note = notes[source.id]
-            if note.wait_until is not None and note.wait_until > utcnow():
+            if note.wait_until is not None and note.wait_until > app.clock():
                 print(
                     for_terminal(
                         f"  waiting:      not polled before {when(note.wait_until)} "

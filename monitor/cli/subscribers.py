@@ -18,7 +18,6 @@ from monitor.plan.subscriptions import (
     subscriber_states,
 )
 from monitor.schedule.app import App
-from monitor.store.sqlite import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +101,7 @@ def resubscribe(args: argparse.Namespace, out: TextIO) -> int:
                 f"{args.email} unsubscribed themselves {describe_suppression(existing)}; "
                 "mail them again only with their consent: pass --yes"
             )
-        app.store.unsuppress(args.email, actor=actor, now=utcnow())
+        app.store.unsuppress(args.email, actor=actor, now=app.clock())
     log.warning(
         "resubscribed %s (by %s; was unsubscribed %s)",
         args.email,

@@ -31,7 +31,8 @@ import fnmatch
 import json
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -99,7 +100,7 @@ class SiteServer:
         self.cookie_gate = cookie_gate  # attributes may be flipped while running
         self.robots_txt = robots_txt  # None → 404
         self.feed_bom = feed_bom  # prefix the feed with a UTF-8 BOM, as the site may
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by publish() inside at_once()
         self._log: list[LoggedRequest] = []
         self._faults: list[Fault] = []
         self._canned: dict[str, Page] = {}
@@ -286,6 +287,13 @@ class SiteServer:
                 rows.insert(0, release)
             self._version += 1
         return release
+
+    @contextmanager
+    def at_once(self) -> Iterator[None]:
+        """Make everything published inside the block appear in one instant: requests for any
+        board wait until the block ends (a poll never sees half of it)."""
+        with self._lock:
+            yield
 
     def publish_many(
         self,

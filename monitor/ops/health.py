@@ -29,10 +29,11 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from monitor.clock import Clock, system_clock
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.ops import unsubscribe
-from monitor.store.sqlite import Store, utcnow
+from monitor.store.sqlite import Store
 
 if TYPE_CHECKING:  # the pipeline is only a source of records here
     from monitor.models import SourceOutcome
@@ -209,8 +210,8 @@ class HealthContext:
 
     config: ConfigGetter
     metrics: Metrics
-    started_at: dt.datetime = field(default_factory=utcnow)
-    clock: Callable[[], dt.datetime] = utcnow
+    started_at: dt.datetime = field(default_factory=system_clock)
+    clock: Clock = system_clock
 
 
 class HealthHandler(BaseHTTPRequestHandler):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monitor.clock import Clock, system_clock
 from monitor.closing import Closing
 from monitor.errors import StoreError
 from monitor.models import Attachment, Classification, Evidence, Release, ThemeTag, release_id
@@ -419,8 +420,9 @@ def _delivery_from_row(row: sqlite3.Row) -> Delivery:
 class Store(OutboxMixin, SourceStateMixin, Closing):
     """All reads and writes of the state database. Not shared between threads: open one each."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, clock: Clock = system_clock) -> None:
         self.path = path
+        self.clock = clock  # stamps come from it (issue 9, phase C moves every stamp onto it)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
@@ -434,9 +436,9 @@ class Store(OutboxMixin, SourceStateMixin, Closing):
         self._migrate()
 
     @classmethod
-    def in_dir(cls, state_dir: Path) -> Store:
+    def in_dir(cls, state_dir: Path, *, clock: Clock = system_clock) -> Store:
         """Open (creating if needed) the database inside ``state_dir``."""
-        return cls(state_dir / DB_NAME)
+        return cls(state_dir / DB_NAME, clock=clock)
 
     def close(self) -> None:
         """Close the connection; the WAL is checkpointed by SQLite."""
