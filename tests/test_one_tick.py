@@ -79,7 +79,9 @@ def test_run_and_run_once_mail_the_same_one_digest_for_two_sources(
     once, service = tmp_path / "once", tmp_path / "service"
     for folder in (once, service):
         folder.mkdir()
-        (folder / "config.toml").write_text(config_text(two_boards))
+        # 8 s: the news is published right after the baseline tick, well before the next one
+        # (a tick in progress could see one board before and the other after the publication)
+        (folder / "config.toml").write_text(config_text(two_boards, every="8s"))
 
     # run-once: baseline first (nothing mailed) — in process, no subprocess needed
     assert main(["--config", str(once / "config.toml"), "run-once"]) == 0
@@ -107,7 +109,7 @@ def test_run_and_run_once_mail_the_same_one_digest_for_two_sources(
         wait_for(lambda: mails(service), 20, "the service's immediate digest")
         # one more poll of both sources (the next tick) must not add a second digest
         count = log.read_text().count(" page(s)")
-        wait_for(lambda: log.read_text().count(" page(s)") >= count + 2, 20, "two more polls")
+        wait_for(lambda: log.read_text().count(" page(s)") >= count + 2, 30, "two more polls")
     finally:
         proc.terminate()
         proc.wait(timeout=20)
