@@ -60,7 +60,7 @@ def fetcher_for(clocks: Clocks) -> Iterator[Callable[..., Fetcher]]:
             FetchSettings("test-agent", request_delay=0, retries=0),
             sleep=clocks.sleep,
             clock=lambda: clocks.mono,
-            wall=lambda: clocks.wall,
+            wall=lambda: dt.datetime.fromtimestamp(clocks.wall, dt.UTC),
             robots_store=store,
         )
         made.append(fetcher)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from inprocess import run_cli
 
 from monitor.clock import system_clock as utcnow
 from monitor.config import load_config
@@ -49,16 +50,9 @@ frequency = "daily"
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("MOFA_MONITOR_CONFIG", "SUDO_USER")}
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    """``mofa-monitor ARGS`` in process (see tests/inprocess.py), without the config variable
+    and sudo's user from the caller's environment."""
+    return run_cli(args, cwd=cwd, drop_env=("MOFA_MONITOR_CONFIG", "SUDO_USER"))
 
 
 def insert(store: Store, seq: int) -> int:

@@ -53,7 +53,7 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
     """
     config = load(args)
     with StateLock(config.state_dir), App(config) as app, _failures_said_once():
-        remember_config(config)
+        remember_config(config, app.clock())
         app.reclaim_interrupted_sends()
         app.poller.progress = _progress
         never_polled = {s.id for s in config.sources if _never_succeeded(app, s.id)}

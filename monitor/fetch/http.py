@@ -39,6 +39,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from monitor import __version__
+from monitor.clock import Clock, system_clock
 from monitor.closing import Closing
 from monitor.errors import FetchError, RetryLaterError, RobotsDisallowedError
 from monitor.fetch.payload import Expect, check_kind, check_markup, decode_body
@@ -311,7 +312,8 @@ class Fetcher(Closing):
     """One polite HTTP client per source: cookies, retries, delays, robots.txt, size cap.
 
     ``sleep`` and ``clock`` are injectable so tests can check the politeness without waiting;
-    ``wall`` is the wall clock (epoch seconds) for robots.txt copies kept in ``robots_store``.
+    ``wall`` is the process clock (:data:`monitor.clock.Clock`) for robots.txt copies kept in
+    ``robots_store`` and for ``Retry-After`` dates; ``clock`` is monotonic, for delays only.
     Setting ``cancel`` (the service does on SIGTERM) ends the request in flight at once and
     every later one: waits are interruptible and sockets are shut down. Each HTTP exchange is
     bounded by ``read_timeout`` in total, not per read. Use as a context manager or call
@@ -324,7 +326,7 @@ class Fetcher(Closing):
         *,
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
-        wall: Callable[[], float] = time.time,
+        wall: Clock = system_clock,
         cancel: threading.Event | None = None,
         robots_store: RobotsStore | None = None,
     ) -> None:
@@ -490,8 +492,10 @@ class Fetcher(Closing):
                 last_modified=resp.headers.get("Last-Modified"),
                 content_type=resp.headers.get("Content-Type"),
                 elapsed=elapsed,
-                retry_after=retry_after_seconds(resp.headers.get("Retry-After"), self._wall()),
-                cache_seconds=freshness_seconds(resp.headers),
+                retry_after=retry_after_seconds(
+                    resp.headers.get("Retry-After"), self._wall().timestamp()
+                ),
+                cache_seconds=freshness_seconds(resp.headers, now=self._wall),
             )
 
     def _wait_for_turn(self, host: str) -> None:
@@ -518,7 +522,7 @@ class Fetcher(Closing):
         # does not keep the source down for a day.
         entry.expires = min(entry.expires, self._clock() + ROBOTS_DISALLOW_TTL)
         if self._robots_store is not None and entry.cached is not None:
-            soon = dt.datetime.fromtimestamp(self._wall() + ROBOTS_DISALLOW_TTL, dt.UTC)
+            soon = self._wall() + dt.timedelta(seconds=ROBOTS_DISALLOW_TTL)
             if soon < entry.cached.expires_at:  # later processes re-check as soon
                 entry.cached = replace(entry.cached, expires_at=soon)
                 self._robots_store.save_robots(entry.cached)
@@ -543,7 +547,7 @@ class Fetcher(Closing):
         cached = self._robots_store.cached_robots(key)
         if cached is None:
             return None
-        left = cached.expires_at.timestamp() - self._wall()
+        left = (cached.expires_at - self._wall()).total_seconds()
         parser = _robots_parser(key, cached.status, cached.body)
         return _RobotsEntry(parser, self._clock() + left, cached=cached)
 
@@ -582,7 +586,7 @@ class Fetcher(Closing):
         body = "" if raw.status >= 400 or not raw.content else _robots_text(raw.content)
         lifetime = ROBOTS_TTL if raw.cache_seconds is None else raw.cache_seconds
         ttl = max(ROBOTS_MIN_TTL, min(ROBOTS_TTL, lifetime))
-        fetched = dt.datetime.fromtimestamp(self._wall(), dt.UTC)
+        fetched = self._wall()
         cached = CachedRobots(key, raw.status, body, fetched, fetched + dt.timedelta(seconds=ttl))
         if self._robots_store is not None:
             self._robots_store.save_robots(cached)
@@ -641,7 +645,7 @@ _MAX_AGE_RE = re.compile(r"(?:^|,)\s*(s-maxage|max-age)\s*=\s*\"?(\d{1,12})", re
 _NO_CACHE_RE = re.compile(r"(?:^|,)\s*(no-store|no-cache)\b", re.IGNORECASE)
 
 
-def freshness_seconds(headers: Mapping[str, str]) -> float | None:
+def freshness_seconds(headers: Mapping[str, str], *, now: Clock = system_clock) -> float | None:
     """The freshness lifetime the response's caching headers give, in seconds (RFC 9111 §4.2).
 
     ``Cache-Control: no-store``/``no-cache`` → 0; ``s-maxage``/``max-age``; else ``Expires``
@@ -654,7 +658,7 @@ def freshness_seconds(headers: Mapping[str, str]) -> float | None:
     ages = dict((name.lower(), int(value)) for name, value in _MAX_AGE_RE.findall(control))
     if ages:
         return float(ages["s-maxage"] if "s-maxage" in ages else ages.get("max-age", 0))
-    date = _http_date(headers.get("Date")) or time.time()
+    date = _http_date(headers.get("Date")) or now().timestamp()
     expires = headers.get("Expires")
     if expires is not None:
         when = _http_date(expires)

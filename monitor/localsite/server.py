@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -62,7 +63,7 @@ class SiteServer:
     def __init__(self, *, cookie_gate: bool = True, robots_txt: str | None = ALLOW_ALL) -> None:
         self.cookie_gate = cookie_gate  # attributes may be flipped while running
         self.robots_txt = robots_txt  # None → 404
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by publish() inside at_once()
         self._boards: dict[str, list[Release]] = {}
         self._version = 0
         self._httpd: ThreadingHTTPServer | None = None
@@ -151,6 +152,13 @@ class SiteServer:
                 rows.insert(0, release)
             self._version += 1
         return release
+
+    @contextmanager
+    def at_once(self) -> Iterator[None]:
+        """Make everything published inside the block appear in one instant: requests for any
+        board wait until the block ends (a poll never sees half of it)."""
+        with self._lock:
+            yield
 
     def publish_many(
         self,

@@ -48,10 +48,10 @@ class ReadConfig:
     problem: str | None = None
 
 
-def remember(config: Config) -> None:
+def remember(config: Config, now: dt.datetime) -> None:
     """Store ``config`` as the state folder's last good one (atomically; never raises).
 
-    Paths are stored resolved, durations in seconds and times as ``HH:MM``, so the file loads
+    ``now`` (aware) is the save time recorded in the file. Paths are stored resolved, durations in seconds and times as ``HH:MM``, so the file loads
     again through the same validation. No secret is in it: passwords only ever come from the
     environment (``password_env`` names the variable).
     """
@@ -59,7 +59,7 @@ def remember(config: Config) -> None:
         "format": FORMAT,
         "config_file": str(Path(config.path).resolve()),
         "fingerprint": config.fingerprint,
-        "saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "saved_at": now.astimezone(dt.UTC).isoformat(timespec="seconds"),
         "config": _plain(config.model_dump(by_alias=True)),
     }
     target = config.state_dir / FILE_NAME

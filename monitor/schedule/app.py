@@ -1,13 +1,16 @@
 """The assembled application: config, store, classifier and transport wired together once.
 
-The CLI's one-shot commands and the service's scheduled jobs both call these methods, so that
-``run-once`` is exactly one scheduler tick and the service is that, on a timer.
+:meth:`App.tick` is the one unit of work — poll → store → classify → alert → plan → send →
+metrics. ``run-once`` runs it once over every source; every timer of the service runs it too
+(over the sources that fell due, or over none to plan and send), so the service only decides
+*when*.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -17,6 +20,7 @@ from monitor.closing import Closing
 from monitor.config import Config, ThemeConfig
 from monitor.deliver.transports import Transport, make_transport
 from monitor.ops import alerts
+from monitor.ops.health import Metrics
 from monitor.plan import outbox
 from monitor.schedule.poll import Poller, PollReport
 from monitor.store.sqlite import Store
@@ -56,7 +60,12 @@ def build_taxonomy(config: Config) -> Taxonomy:
 
 
 class App(Closing):
-    """Everything one process needs, built from one validated config."""
+    """Everything one process needs, built from one validated config.
+
+    ``clock`` is the process's one clock (see :mod:`monitor.clock`), handed to every component
+    that stamps or compares time. ``metrics`` are the counters a tick bumps; the service passes
+    its own so that they outlive a config reload (which builds a new App).
+    """
 
     def __init__(
         self,
@@ -64,11 +73,13 @@ class App(Closing):
         *,
         clock: Clock = system_clock,
         cancel: threading.Event | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
         self.cancel = cancel  # set when the process stops: HTTP requests in flight end at once
-        self.store = Store.in_dir(config.state_dir)
+        self.metrics = metrics if metrics is not None else Metrics(lambda: self.config)
+        self.store = Store.in_dir(config.state_dir, clock=clock)
         self.store.sync_subscribers(s.email for s in config.subscribers)
 
     @cached_property
@@ -80,7 +91,9 @@ class App(Closing):
     @cached_property
     def poller(self) -> Poller:
         """The source poller (one HTTP session per source), built on first use."""
-        return Poller(self.config, self.store, self.classifier, cancel=self.cancel)
+        return Poller(
+            self.config, self.store, self.classifier, cancel=self.cancel, clock=self.clock
+        )
 
     def close(self) -> None:
         """Release HTTP sessions and the database."""
@@ -106,15 +119,25 @@ class App(Closing):
         """A fresh transport for one batch of sends (one SMTP connection per batch)."""
         return make_transport(self.config, cancel=self.cancel)
 
-    def tick(self, *, send: bool = True) -> TickReport:
-        """Poll every source, then plan and send what is due; ``send=False`` is a silent baseline."""
-        poll = self.poller.poll_all(baseline_only=not send)
+    def tick(self, sources: Collection[str] | None = None, *, send: bool = True) -> TickReport:
+        """The unit of work: poll → store → classify → alert → plan → send → metrics.
+
+        ``sources``: ids of the sources to poll (None: every enabled source; empty: poll nothing,
+        only plan and send what is due). The sources polled share one poll run, so what they
+        found goes out in one immediate digest. ``send=False`` stores a silent baseline and plans
+        and mails nothing.
+        """
+        poll = None
+        if sources is None or sources:
+            poll = self.poller.poll_all(sources, baseline_only=not send)
+            for outcome in poll.outcomes:
+                self.metrics.observe_poll(outcome)
         if not send:
             return TickReport(poll, (), None)
-        # -- operator alerts (monitor/alerts.py): one mail when a source goes down, one when back
-        alerts.notify_operator(self.config, self.store, poll.outcomes, self.transport)
-        # -- end operator alerts
-        planned, sent = self.plan_and_send(poll_run=poll.run_id)
+        if poll is not None:
+            # one mail to the operator when a source goes down, one when it is back
+            alerts.notify_operator(self.config, self.store, poll.outcomes, self.transport)
+        planned, sent = self.plan_and_send(poll_run=poll.run_id if poll else None)
         return TickReport(poll, planned, sent)
 
     def plan_and_send(

@@ -12,11 +12,12 @@ import datetime as dt
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
 
 from monitor.classify.summarize import summarize
 from monitor.classify.themes import Classifier
+from monitor.clock import Clock, system_clock
 from monitor.config import Config, SourceConfig
 from monitor.errors import FetchError, ListingEmptyError, MonitorError, ParseError
 from monitor.fetch.http import (
@@ -105,9 +106,11 @@ class Poller:
         classifier: Classifier,
         *,
         cancel: threading.Event | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         self.config = config
         self.store = store
+        self.clock = clock
         self.classifier = classifier
         self.cancel = cancel  # set by the service when stopping: requests in flight end at once
         self._fetchers: dict[str, tuple[FetchSettings, Fetcher]] = {}
@@ -127,18 +130,25 @@ class Poller:
         if current is None or current[0] != settings:
             if current is not None:
                 current[1].close()
-            fetcher = Fetcher(settings, cancel=self.cancel, robots_store=self.store)
+            fetcher = Fetcher(
+                settings, cancel=self.cancel, robots_store=self.store, wall=self.clock
+            )
             current = (settings, fetcher)
             self._fetchers[source.id] = current
         return current[1]
 
-    def poll_all(self, *, baseline_only: bool = False) -> PollReport:
-        """Poll every enabled source once; a failing source never stops the others."""
+    def poll_all(
+        self, sources: Collection[str] | None = None, *, baseline_only: bool = False
+    ) -> PollReport:
+        """Poll the enabled sources (those whose id is in ``sources``, or all) once, in one run.
+
+        A failing source never stops the others.
+        """
         run_id = self.store.start_poll_run()
         outcomes = tuple(
             self.poll(source, run_id, baseline_only=baseline_only)
             for source in self.config.sources
-            if source.enabled
+            if source.enabled and (sources is None or source.id in sources)
         )
         report = PollReport(run_id, outcomes)
         self.store.finish_poll_run(run_id, report.new_count, report.updated_count)
@@ -158,7 +168,7 @@ class Poller:
         first_poll = health.baseline_at is None
         outcome = SourceOutcome(source.id, baseline=baseline_only or first_poll)
         notes = self.store.source_notes(source.id)
-        now = self.store.clock()
+        now = self.clock()
         if notes.wait_until is not None and notes.wait_until > now:
             outcome.deferred = True
             outcome.consecutive_failures = health.consecutive_failures
@@ -226,7 +236,7 @@ class Poller:
             return
         asked = dt.timedelta(seconds=max(0.0, retry_later.seconds))
         wait = min(asked, MAX_RETRY_AFTER)
-        until = self.store.clock() + wait
+        until = self.clock() + wait
         note = f"Retry-After {asked.total_seconds():.0f} s" + (
             f", capped at {MAX_RETRY_AFTER.total_seconds():.0f} s" if wait < asked else ""
         )
@@ -289,7 +299,7 @@ class Poller:
                     max_pages,
                 )
         owed = self.store.owed_listings({board for board, _ in walked})
-        cutoff = self.store.clock() - OWED_RETRY
+        cutoff = self.clock() - OWED_RETRY
         slid = [
             ListingEntry(board, seq, "", None, canonical_article_url(source.url, board, seq))
             for (board, seq), listed_at in sorted(owed.items(), key=lambda kv: (kv[1], kv[0]))
@@ -410,7 +420,9 @@ class Poller:
         fetcher = self.fetcher(source)
         missing: dict[tuple[str, int], ListingEntry] = {}
         for page in range(1, max_pages + 1):
-            url = listing_page_url(source.url, page, since, dt.date.today())
+            url = listing_page_url(
+                source.url, page, since, self.clock().astimezone(feed.KST).date()
+            )
             try:
                 listing = board.parse_listing(fetcher.get(url, expect="html").text or "", url)
             except ListingEmptyError:

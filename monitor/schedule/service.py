@@ -2,6 +2,12 @@
 
 Why it is shaped like this:
 
+- **The service only decides *when*.** Every timer ends in :meth:`App.tick` — the function
+  ``run-once`` calls. A source's timer marks the source due and queues one tick; the tick polls
+  every source due by then in one poll run (at start: all of them, so the first tick mails what
+  ``run-once`` would, in one immediate digest). The plan-and-send timer is a tick that polls
+  nothing: it freezes due daily/weekly digests and retries deferred deliveries.
+
 - **APScheduler with a memory job store, jobs re-added at start from the config.** Durable state
   is ours, in SQLite; the scheduler only says *when*. Due digests are computed from the database,
   so a digest whose hour passed during downtime is sent when the service is back — nothing relies
@@ -23,12 +29,10 @@ Why it is shaped like this:
 from __future__ import annotations
 
 import concurrent.futures
-import datetime as dt
 import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,20 +43,20 @@ from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.clock import Clock, file_time_ns, system_clock
 from monitor.config import Config, SourceConfig, load_config
 from monitor.errors import ConfigError
 from monitor.fetch.http import FetchInterrupted
-from monitor.ops import alerts, lastgood
+from monitor.ops import lastgood
 from monitor.ops.health import HealthContext, HealthServer, Metrics
 from monitor.ops.lock import StateLock
-from monitor.plan import outbox
 from monitor.schedule.app import App
 
 log = logging.getLogger(__name__)
 
 CONFIG_CHECK_SECONDS = 1  # one stat() a second is free, and edits apply at once
-PLAN_SECONDS = 30  # daily/weekly digests fall due at most this late
-SEND_SECONDS = 30  # deferred deliveries are retried this often (their backoff still applies)
+PLAN_SECONDS = 30  # daily/weekly digests fall due at most this late, deferred deliveries are
+# retried this often (their backoff still applies)
 QUIET_NS = 500_000_000  # a file modified less than 0.5 s ago may be half-written
 MAX_DEFAULT_JITTER = 60.0
 HANDLED_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
@@ -80,6 +84,12 @@ def poll_schedule(source: SourceConfig) -> tuple[float, float]:
     return every, jitter
 
 
+def poll_job_id(schedule: tuple[float, float]) -> str:
+    """The scheduler id of the timer polling every source on ``schedule``."""
+    every, jitter = schedule
+    return f"poll every {every:g}s + {jitter:g}s"
+
+
 def restart_only_changes(old: Config, new: Config) -> list[str]:
     """Settings a running process cannot adopt; the reload applies the rest and says so."""
     changed = []
@@ -92,8 +102,9 @@ def restart_only_changes(old: Config, new: Config) -> list[str]:
 class Service:
     """The scheduler, its jobs, the worker thread that owns the App, and the health endpoint."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, clock: Clock = system_clock) -> None:
         self.config = config
+        self.clock = clock
         self.path = config.path
         self._stamp = file_stamp(self.path)
         self._stopping = threading.Event()
@@ -102,6 +113,8 @@ class Service:
         self._pending: set[tuple[Any, ...]] = set()
         self._pending_lock = threading.Lock()
         self._polls: dict[str, tuple[float, float]] = {}
+        self._due: set[str] = set()  # sources whose timer fired, for the next tick
+        self._tick_queued = False
         self.zone = ZoneInfo(config.service.timezone)
         self.metrics = Metrics(lambda: self.config)
         self.health: HealthServer | None = None
@@ -117,10 +130,15 @@ class Service:
         """Open the database (in the worker), start the endpoint, add the jobs, start ticking."""
         self._worker.submit(self._open_app).result()  # a broken database fails the start
         if self.config.service.listen:
-            ctx = HealthContext(config=lambda: self.config, metrics=self.metrics)
+            ctx = HealthContext(
+                config=lambda: self.config,
+                metrics=self.metrics,
+                started_at=self.clock(),
+                clock=self.clock,
+            )
             self.health = HealthServer(self.config.service.listen, ctx).start()
         self._add_fixed_jobs()
-        self._sync_poll_jobs(self.config)
+        self._sync_poll_jobs(self.config)  # every source is due now: the first tick polls all
         self.scheduler.start()
         log.info(
             "service started: %d source(s), %d subscriber(s), state in %s (PID %d)",
@@ -149,9 +167,12 @@ class Service:
 
     # -- plumbing -----------------------------------------------------------------------------
 
+    def _new_app(self, config: Config) -> App:
+        return App(config, clock=self.clock, cancel=self._stopping, metrics=self.metrics)
+
     def _open_app(self) -> None:
-        self._app = App(self.config, cancel=self._stopping)
-        lastgood.remember(self.config)
+        self._app = self._new_app(self.config)
+        lastgood.remember(self.config, self.clock())
         self._app.reclaim_interrupted_sends()
 
     def _close_app(self) -> None:
@@ -191,8 +212,7 @@ class Service:
     def _add_fixed_jobs(self) -> None:
         fixed = [
             ("config-watch", self._check_config, CONFIG_CHECK_SECONDS, CONFIG_CHECK_SECONDS * 5),
-            ("plan", self._plan, PLAN_SECONDS, PLAN_SECONDS),
-            ("send", self._send, SEND_SECONDS, SEND_SECONDS),
+            ("plan-and-send", self._plan_and_send, PLAN_SECONDS, PLAN_SECONDS),
         ]
         for job_id, work, every, grace in fixed:
             self.scheduler.add_job(
@@ -206,67 +226,80 @@ class Service:
             )
 
     def _sync_poll_jobs(self, config: Config) -> None:
-        """One job per enabled source; only new or re-timed sources are (re)scheduled."""
-        wanted = {s.id: s for s in config.sources if s.enabled}
+        """One timer per distinct (interval, jitter): sources on the same schedule are polled by
+        the same tick, in one poll run, so their news goes out in one immediate digest — as with
+        ``run-once``. A timer still in use keeps its rhythm across reloads; new sources are
+        polled at once (at start: every source, in one tick)."""
+        wanted = {s.id: poll_schedule(s) for s in config.sources if s.enabled}
         for source_id in set(self._polls) - set(wanted):
-            self.scheduler.remove_job(f"poll:{source_id}")
-            del self._polls[source_id]
             log.info("source %s: no longer polled", source_id)
-        for source in wanted.values():
-            schedule = poll_schedule(source)
-            if self._polls.get(source.id) == schedule:
-                continue
-            first = source.id not in self._polls
-            self._add_poll_job(source.id, *schedule, run_now=first)
-            self._polls[source.id] = schedule
+        added = [source_id for source_id in wanted if source_id not in self._polls]
+        for source_id, (every, jitter) in wanted.items():
+            if self._polls.get(source_id) != (every, jitter):
+                log.info(
+                    "source %s: polled every %gs (+ up to %.1fs jitter)", source_id, every, jitter
+                )
+        old_schedules, new_schedules = set(self._polls.values()), set(wanted.values())
+        self._polls = wanted
+        for schedule in old_schedules - new_schedules:
+            self.scheduler.remove_job(poll_job_id(schedule))
+        for schedule in new_schedules - old_schedules:
+            self._add_poll_job(*schedule)
+        if added:
+            self.poll_soon(*added)
 
-    def _add_poll_job(self, source_id: str, every: float, jitter: float, *, run_now: bool) -> None:
-        extra: dict[str, Any] = {"next_run_time": dt.datetime.now(self.zone)} if run_now else {}
+    def _add_poll_job(self, every: float, jitter: float) -> None:
         self.scheduler.add_job(
-            self._run,
+            self._poll_timer,
             IntervalTrigger(seconds=every, jitter=jitter or None, timezone=self.zone),
-            args=(self._poll_source, source_id),
-            id=f"poll:{source_id}",
-            name=f"poll {source_id}",
+            args=((every, jitter),),
+            id=poll_job_id((every, jitter)),
+            name=poll_job_id((every, jitter)),
             replace_existing=True,
             max_instances=1,
             coalesce=True,
             misfire_grace_time=max(1, int(every)),
-            **extra,
         )
-        log.info("source %s: polled every %gs (+ up to %.1fs jitter)", source_id, every, jitter)
+
+    def _poll_timer(self, schedule: tuple[float, float]) -> None:
+        """A poll timer fired: every source on its schedule is due."""
+        self.poll_soon(*(sid for sid, sched in self._polls.items() if sched == schedule))
 
     # -- jobs (run on the worker thread) ------------------------------------------------------
 
-    def _poll_source(self, source_id: str) -> None:
-        """One source's share of a tick: poll, alert the operator if needed, plan and send."""
-        app = self.app
-        source = next((s for s in app.config.sources if s.id == source_id and s.enabled), None)
-        if source is None:
-            return
-        run_id = app.store.start_poll_run()
-        outcome = app.poller.poll(source, run_id)
-        app.store.finish_poll_run(run_id, len(outcome.new), len(outcome.updated))
-        self.metrics.observe_poll(outcome)
-        alerts.notify_operator(app.config, app.store, [outcome], app.transport)
-        app.plan_and_send(poll_run=run_id)
+    def poll_soon(self, *source_ids: str) -> None:
+        """A source's timer: mark it due and queue one tick, unless one is queued already.
 
-    def _plan(self) -> None:
-        """Daily and weekly digests whose time has come (from the database, not from memory)."""
-        self.app.plan_and_send()
+        The queued tick polls every source marked by the time it starts, in one poll run; a
+        source marked while a tick runs gets the next one. Thread-safe (scheduler threads).
+        """
+        with self._pending_lock:
+            if self._stopping.is_set():
+                return
+            self._due.update(source_ids)
+            if self._tick_queued:
+                return
+            self._tick_queued = True
+        self._worker.submit(self._guarded, self._poll_due)
 
-    def _send(self) -> None:
-        """Deliveries waiting for a retry."""
-        app = self.app
-        with app.transport() as transport:
-            outbox.send_due(app.config, app.store, transport, app.theme_names, now=app.clock)
+    def _poll_due(self) -> None:
+        """One tick over the sources due now (run on the worker thread)."""
+        with self._pending_lock:
+            due, self._due, self._tick_queued = self._due, set(), False
+        if due:
+            self.app.tick(due)
+
+    def _plan_and_send(self) -> None:
+        """A tick that polls nothing: daily/weekly digests whose time has come (from the
+        database, not from memory) are frozen, and deliveries waiting for a retry are sent."""
+        self.app.tick(())
 
     def _check_config(self, force: bool = False) -> None:
         """Reload when the file changed (or on SIGHUP); an invalid edit keeps the last good config."""
         stamp = file_stamp(self.path)
         if stamp == self._stamp and not force:
             return
-        if not force and stamp is not None and time.time_ns() - stamp[2] < QUIET_NS:
+        if not force and stamp is not None and file_time_ns() - stamp[2] < QUIET_NS:
             return  # probably still being written (`>` truncates first): look again next time
         self._stamp = stamp
         try:
@@ -290,12 +323,12 @@ class Service:
                 config.state_dir,
             )
             return
-        app = App(config, cancel=self._stopping)  # built first: if it fails, the old one runs on
+        app = self._new_app(config)  # built first: if it fails, the old one runs on
         for setting in restart_only_changes(self.config, config):
             log.warning("%s changed: takes effect after a restart", setting)
         self._close_app()
         self._app, self.config = app, config
-        lastgood.remember(config)
+        lastgood.remember(config, self.clock())
         self._sync_poll_jobs(config)
         suppressed = app.store.suppressed()
         unsubscribed = [s.email for s in config.subscribers if s.email.lower() in suppressed]
@@ -331,7 +364,9 @@ def wait_for_stop(service: Service) -> signal.Signals:
         return received
 
 
-def run_service(config_path: Path, *, out: TextIO | None = None) -> int:
+def run_service(
+    config_path: Path, *, out: TextIO | None = None, clock: Clock = system_clock
+) -> int:
     """Run until SIGTERM/SIGINT; exits 0 after a clean stop.
 
     A bad config raises ConfigError (exit 2) and a second instance LockedError (exit 1) — both
@@ -339,7 +374,7 @@ def run_service(config_path: Path, *, out: TextIO | None = None) -> int:
     """
     config = load_config(config_path)
     with StateLock(config.state_dir), signals_blocked():
-        service = Service(config)
+        service = Service(config, clock=clock)
         try:
             service.start()
             if out is not None and service.health is not None:
