@@ -82,10 +82,8 @@ class TestHealthReport:
     LONG_AGO = NOW - dt.timedelta(days=1)
 
     def _succeeded(self, store: Store, source: str, at: dt.datetime) -> None:
-        store.record_poll_success(source, baseline=True)
-        store.db.execute(
-            "UPDATE sources SET last_success_at = ? WHERE id = ?", (at.isoformat(), source)
-        )
+        with Store(store.path, clock=lambda: at) as stamped_then:  # the store's own clock
+            stamped_then.record_poll_success(source, baseline=True)
 
     def test_fresh_successes_are_healthy(self, config: Config, store: Store) -> None:
         """Each source succeeded within three of its own intervals."""

@@ -28,21 +28,20 @@ def config_with(tmp_path: Path, subscribers: str) -> Config:
 
 
 class Ledger:
-    """A store with helpers to place releases and subscribers at chosen instants."""
+    """A store with helpers to place releases and subscribers at chosen instants (through the
+    store's injected clock, never by rewriting timestamps)."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.store = Store.in_dir(config.state_dir)
+        self.now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+        self.store = Store.in_dir(config.state_dir, clock=lambda: self.now)
         self.store.ensure_source(
             "mofa-en", "mofa-board", "https://www.mofa.go.kr/eng/brd/m_5676/list.do"
         )
 
     def subscribe(self, email: str, at: dt.datetime) -> None:
-        self.store.sync_subscribers([email])
-        self.store.db.execute(
-            "UPDATE subscribers SET added_at = ? WHERE email = ?",
-            (at.astimezone(dt.UTC).isoformat(), email),
-        )
+        self.now = at.astimezone(dt.UTC)
+        self.store.sync_subscribers([email, *self.store.known_subscribers()])
 
     def release(
         self, seq: int, seen: dt.datetime, tags: Classification = NK, *, baseline: bool = False
@@ -58,14 +57,10 @@ class Ledger:
             "Body.",
             "Body.",
         )
-        row = self.store.insert_release(
+        self.now = seen.astimezone(dt.UTC)
+        return self.store.insert_release(
             record, content_hash=str(seq), baseline=baseline, poll_run_id=None, classification=tags
         )
-        self.store.db.execute(
-            "UPDATE releases SET first_seen_at = ? WHERE id = ?",
-            (seen.astimezone(dt.UTC).isoformat(), row),
-        )
-        return row
 
     def correct(self, row: int, seq: int, at: dt.datetime) -> None:
         record = Release(
@@ -79,11 +74,8 @@ class Ledger:
             "New body.",
             "New body.",
         )
+        self.now = at.astimezone(dt.UTC)
         self.store.update_release(row, record, content_hash=f"{seq}b", classification=NK)
-        self.store.db.execute(
-            "UPDATE releases SET updated_at = ? WHERE id = ?",
-            (at.astimezone(dt.UTC).isoformat(), row),
-        )
 
     def plan(self, now: dt.datetime, poll_run: int | None = None) -> list[str]:
         return outbox.plan_due(
@@ -218,10 +210,8 @@ class TestDailyPlanning:
             "m_5676-1", "mofa-en", "m_5676", 1, "Release 1 (corrected)", kst(27, 13).date(),
             "u", "New body.", "New body.", attachments=(Attachment("Annex.pdf", "https://x/a"),),
         )  # fmt: skip
+        daily.now = kst(27, 13).astimezone(dt.UTC)
         daily.store.update_release(row, third, content_hash="1c", classification=NK)
-        daily.store.db.execute(
-            "UPDATE releases SET updated_at = ? WHERE id = ?", (kst(27, 13).isoformat(), row)
-        )
         daily.plan(kst(28, 8, 1))
         delivery = daily.store.deliveries()[0]
         assert delivery.digest_key == "daily:2026-11-28"
