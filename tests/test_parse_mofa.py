@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from monitor.errors import ListingEmptyError, ParseError
 from monitor.models import Article, Attachment, Listing
-from monitor.parse.board import html_to_text, normalize_text, parse_article, parse_listing
+from monitor.parse.board import html_to_text, paragraph_text, parse_article, parse_listing
 from monitor.parse.urls import canonical_article_url, listing_page_url, parse_article_ref
 
 DATA = Path(__file__).parent / "data"
@@ -153,9 +153,9 @@ class TestCorpus:
         path = SITE / "eng" / "brd" / entry["board"] / f"view_seq{entry['seq']}.html"
         article = parse_article(read_page(path), site_page_url(path))
         assert (article.board, article.seq) == (entry["board"], entry["seq"])
-        assert article.title == normalize_text(entry["title"])
+        assert article.title == paragraph_text(entry["title"])
         assert article.date == dt.date.fromisoformat(entry["date"])
-        assert article.body == normalize_text(entry["body"])
+        assert article.body == paragraph_text(entry["body"])
         expected_files = [a["name"] for a in entry.get("attachments", [])]
         assert [a.name for a in article.attachments] == expected_files
 
@@ -527,13 +527,13 @@ class TestNormaliser:
     )
     def test_examples(self, raw: str, expected: str) -> None:
         """Line breaks inside text are spaces, ``\\n`` separates paragraphs."""
-        assert normalize_text(raw) == expected
+        assert paragraph_text(raw) == expected
 
     @given(texty)
     def test_idempotent_and_clean(self, raw: str) -> None:
         """Normalising twice changes nothing and no invisible or CR character survives."""
-        once = normalize_text(raw)
-        assert normalize_text(once) == once
+        once = paragraph_text(raw)
+        assert paragraph_text(once) == once
         assert not any(char in once for char in FORBIDDEN)
         assert all(line and line == line.strip() for line in once.split("\n") if once)
 
@@ -541,4 +541,4 @@ class TestNormaliser:
     def test_html_to_text_output_is_normalised(self, markup: str) -> None:
         """Any fragment, however broken, gives already-normalised text and never raises."""
         text = html_to_text(markup)
-        assert normalize_text(text) == text
+        assert paragraph_text(text) == text

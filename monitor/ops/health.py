@@ -253,7 +253,11 @@ class HealthHandler(BaseHTTPRequestHandler):
         elif route == "/metrics":
             self._send(200, self.ctx.metrics.render(), PROMETHEUS_TYPE)
         elif route == "/unsubscribe":
-            self._send(*unsubscribe.confirmation(self.ctx.config(), urlsplit(self.path).query))
+            self._send(
+                *unsubscribe.confirmation(
+                    self.ctx.config(), urlsplit(self.path).query, self.ctx.clock
+                )
+            )
         else:
             self._send(404, b"not found\n")
 
@@ -269,11 +273,11 @@ class HealthHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(size) if size else b""
         query = urlsplit(self.path).query
         form = unsubscribe.parse_form(self.headers.get("Content-Type"), body)
-        self._send(*unsubscribe.submission(self.ctx.config(), query, form))
+        self._send(*unsubscribe.submission(self.ctx.config(), query, form, self.ctx.clock))
 
     def _healthz(self) -> None:
         try:
-            with Store.in_dir(self.ctx.config().state_dir) as store:
+            with Store.in_dir(self.ctx.config().state_dir, clock=self.ctx.clock) as store:
                 report = health_report(
                     self.ctx.config(), store, now=self.ctx.clock(), started_at=self.ctx.started_at
                 )

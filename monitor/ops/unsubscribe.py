@@ -14,6 +14,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from urllib.parse import parse_qs
 
+from monitor.clock import Clock, system_clock
 from monitor.config import Config
 from monitor.deliver.mailmessage import verify_unsubscribe_token
 from monitor.plan.outbox import unsubscribe_secret
@@ -59,16 +60,16 @@ def unsubscribe_token(query: str, form: dict[str, list[str]]) -> str | None:
     return None
 
 
-def _verified(config: Config, token: str | None) -> tuple[str | None, Store]:
-    store = Store.in_dir(config.state_dir)
+def _verified(config: Config, token: str | None, clock: Clock) -> tuple[str | None, Store]:
+    store = Store.in_dir(config.state_dir, clock=clock)
     secret = unsubscribe_secret(config, store)
     return (verify_unsubscribe_token(secret, token) if token else None), store
 
 
-def confirmation(config: Config, query: str) -> Answer:
+def confirmation(config: Config, query: str, clock: Clock = system_clock) -> Answer:
     """GET: the confirmation page for the address the token names; 400 for a bad token."""
     token = unsubscribe_token(query, {})
-    email, store = _verified(config, token)
+    email, store = _verified(config, token, clock)
     store.close()
     if email is None:
         return _INVALID
@@ -124,7 +125,9 @@ def how_requested(form: dict[str, list[str]] | None) -> str | None:
     return None
 
 
-def submission(config: Config, query: str, form: dict[str, list[str]] | None) -> Answer:
+def submission(
+    config: Config, query: str, form: dict[str, list[str]] | None, clock: Clock = system_clock
+) -> Answer:
     """POST: suppress the address the token names (idempotent); 400 for a bad token, and 400
     with a page saying nothing changed when the body is neither the button's form nor a
     one-click request (see :func:`how_requested`). The recorded "how" is what happened."""
@@ -132,7 +135,7 @@ def submission(config: Config, query: str, form: dict[str, list[str]] | None) ->
     if how is None:
         return _NEITHER
     assert form is not None
-    email, store = _verified(config, unsubscribe_token(query, form))
+    email, store = _verified(config, unsubscribe_token(query, form), clock)
     try:
         if email is None:
             return _INVALID

@@ -32,7 +32,7 @@ __all__ = [
     "clean_line",
     "clean_title",
     "html_to_text",
-    "normalize_text",
+    "paragraph_text",
     "parse_article",
     "parse_boundary",
     "parse_listing",
@@ -104,8 +104,9 @@ def clean_title(text: str) -> str:
     return clean_line(text)
 
 
-def normalize_text(text: str) -> str:
-    """Plain text with one paragraph per line; idempotent.
+def paragraph_text(text: str) -> str:
+    """Plain text with one paragraph per line; idempotent. (Layout of stored text, not the
+    matching normaliser: that is :func:`monitor.classify.themes.normalize_text`.)
 
     ``\\r\\n`` and ``\\r`` are hard breaks *inside* sentences on this site, so they become
     spaces; ``\\n`` separates paragraphs. Empty paragraphs are dropped.
@@ -144,7 +145,7 @@ def _text_parts(node: Tag) -> Iterator[str]:
 def html_to_text(markup: Tag | str) -> str:
     """Readable plain text of an HTML fragment: each block (``p``, ``div``, ``li``…) one line."""
     node = BeautifulSoup(markup, "html.parser") if isinstance(markup, str) else markup
-    return normalize_text("".join(_text_parts(node)))
+    return paragraph_text("".join(_text_parts(node)))
 
 
 def _inline_text(node: Tag) -> str:

@@ -25,7 +25,7 @@ from monitor.models import Listing, ListingEntry
 from monitor.parse.board import (
     clean_title,
     html_to_text,
-    normalize_text,
+    paragraph_text,
     parse_boundary,
     plausible_date,
 )
@@ -300,7 +300,7 @@ def _item_body(item: ET.Element) -> str:
     content = _child_text(item, CONTENT_ENCODED) or _child_text(item, "description")
     if _MARKUP_RE.search(content):
         return html_to_text(content)
-    return normalize_text(html.unescape(content))
+    return paragraph_text(html.unescape(content))
 
 
 def _item_date(item: ET.Element, where: str, problems: list[str]) -> dt.date | None:
