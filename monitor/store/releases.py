@@ -36,14 +36,7 @@ class ReleaseRepository:
 
     def known_seqs(self, board: str, seqs: Iterable[int]) -> set[int]:
         """Which of these seqs of a board are already stored."""
-        wanted = list(seqs)
-        if not wanted:
-            return set()
-        rows = self.db.conn.execute(
-            f"SELECT seq FROM releases WHERE board = ? AND seq IN ({marks(wanted)})",
-            (board, *wanted),
-        )
-        return {int(r[0]) for r in rows}
+        return set(self.stored_titles(board, seqs))
 
     def stored_titles(self, board: str, seqs: Iterable[int]) -> dict[int, str]:
         """The title of each of these seqs of a board that is stored."""
