@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import itertools
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass
 from email.charset import Charset
 from email.headerregistry import Address
@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 # make a Subject read differently from what it says ("Trojan Source"-style reordering).
 _BIDI_AND_INVISIBLE = chars.char_class(chars.INVISIBLE | chars.BIDI_CONTROLS)
 _WHITESPACE = re.compile(r"\s+")
+# Category Cc is exactly C0, DEL and C1 (the Unicode character database): one regex, not a loop.
+_CONTROLS = chars.char_class(chars.C0_C1 - {0x09})
+_CONTROLS_BUT_NEWLINE = chars.char_class(chars.C0_C1 - {0x09, 0x0A})
+_SURROGATE = chars.char_class(chars.SURROGATES)
 _TOKEN_CONTEXT = b"mofa-monitor unsubscribe v1\x00"
 
 # What may stand unencoded in a URI's path or query (RFC 3986 §3.3/§3.4: unreserved, sub-delims,
@@ -55,25 +59,26 @@ _ENCODED_WORD_MAX = 75
 _ENCODED_LINE_MAX = 76
 _PLAIN_LINE_MAX = 78  # RFC 5322 §2.1.1's recommended line length
 _UTF8 = Charset("utf-8")
+# An addr-spec whose local part and domain are dot-atoms (RFC 5322 §3.2.3, §3.4.1) of ASCII
+# atext, the domain of letters, digits and hyphens: always valid, so it needs no full parse.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM_ADDRESS = re.compile(
+    rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\Z"
+)
 
 
 def strip_controls(text: str, *, keep_newlines: bool = False) -> str:
     """Remove control characters (Unicode category Cc) and bidi/invisible format characters.
 
     Lone surrogates (category Cs, which no UTF-8 mail can carry) become U+FFFD. A CR becomes a
-    line break, so no bare CR survives into a mail body.
+    line break, so no bare CR survives into a mail body. Every other control character but tab
+    (and newline with ``keep_newlines``) becomes a space.
     """
-    kept = "\n" if keep_newlines else ""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _BIDI_AND_INVISIBLE.sub("", text)
-    return "".join(_clean_char(ch, kept) for ch in text)
-
-
-def _clean_char(ch: str, kept: str) -> str:
-    category = unicodedata.category(ch)
-    if category == "Cc" and ch not in kept and ch != "\t":
-        return " "
-    return "\ufffd" if category == "Cs" else ch
+    text = (_CONTROLS_BUT_NEWLINE if keep_newlines else _CONTROLS).sub(" ", text)
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def safe_header_text(text: str, limit: int = 200) -> str:
@@ -154,9 +159,10 @@ def mailbox_value(name: str | None, addr_spec: str, *, header: str) -> str:
     characters that section allows), shortened with "…" to fit one. Raises ValueError for an
     address no header can hold.
     """
-    Address(addr_spec=addr_spec)  # e.g. "a..b@example.org": ValueError
-    if not addr_spec.isascii() or any(ch in addr_spec for ch in "<>\r\n \t"):
-        raise ValueError(f"{addr_spec!r} cannot stand in a mail header without SMTPUTF8")
+    if not _DOT_ATOM_ADDRESS.match(addr_spec):  # the common form needs no full parse
+        Address(addr_spec=addr_spec)  # e.g. "a..b@example.org": ValueError
+        if not addr_spec.isascii() or any(ch in addr_spec for ch in "<>\r\n \t"):
+            raise ValueError(f"{addr_spec!r} cannot stand in a mail header without SMTPUTF8")
     clean = safe_header_text(name or "", 80)
     if not clean:
         return addr_spec
@@ -302,16 +308,71 @@ def unsubscribe_links(
     7-bit by :func:`header_uri` and the token goes into its query, before any fragment. Raises
     ValueError when ``url`` is not an http(s) URL.
     """
-    sender = address_of(from_mailbox)
+    sender, manage = _sender_and_manage(from_mailbox)
     mailto = f"mailto:{sender}?subject={quote('unsubscribe ' + subscriber_email, safe='')}"
     https = None
     if url and secret:
         token = make_unsubscribe_token(secret, subscriber_email)
-        https = with_query_parameter(header_uri(url), "token", token)
+        https = with_query_parameter(_header_uri_cached(url), "token", token)
     elif url:
         logger.warning("unsubscribe_url is set but no secret is available; sending mailto only")
+    return UnsubscribeLinks(mailto=mailto, https=https, manage=manage)
+
+
+@functools.lru_cache(maxsize=16)
+def _sender_and_manage(from_mailbox: str) -> tuple[str, str]:
+    """The bare sender address and the "how to change a subscription" sentence (per config)."""
+    sender = address_of(from_mailbox)
     manage = (
         f"To change your themes, keywords or frequency, write to {sender}; "
         "subscriptions are kept in the monitor's configuration."
     )
-    return UnsubscribeLinks(mailto=mailto, https=https, manage=manage)
+    return sender, manage
+
+
+@functools.lru_cache(maxsize=16)
+def _header_uri_cached(url: str) -> str:
+    """:func:`header_uri` of the configured unsubscribe URL, computed once per URL."""
+    return header_uri(url)
+
+
+def message_id_field(value: str, *, linesep: str = "\n") -> bytes:
+    """The ``Message-ID`` field, as :data:`MAIL_POLICY` writes ``message["Message-ID"] = value``
+    (RFC 5322 §3.6.4), ending with ``linesep``.
+
+    A plain ``<id-left@id-right>`` of dot-atoms that fits one line (78 characters, RFC 5322
+    §2.1.1) is written as is — what the header registry writes for it, without parsing; any
+    other value goes through the header registry and the policy's folding. Raises
+    UnicodeEncodeError when the folded field is not ASCII, as serialising the message would.
+    """
+    if len(value) <= _PLAIN_LINE_MAX - len("Message-ID: ") and _PLAIN_MESSAGE_ID.match(value):
+        return f"Message-ID: {value}{linesep}".encode("ascii")
+    policy = MAIL_POLICY.clone(linesep=linesep)
+    name, header = policy.header_store_parse("Message-ID", value)
+    return policy.fold_binary(name, header)
+
+
+_PLAIN_MESSAGE_ID = re.compile(
+    r"<[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*>\Z"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedMessage:
+    """A message already serialised to bytes, with its SMTP envelope (RFC 5321 §2.3.1).
+
+    ``data`` is the whole message, headers and body, 7-bit, every line ending with ``linesep``
+    (``"\n"`` as a Maildir file holds it, ``"\r\n"`` as SMTP sends it). Transports write or
+    send these bytes as they are, converting line ends only when their own differ.
+    """
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+    linesep: str = "\n"
+
+    def with_linesep(self, linesep: str) -> bytes:
+        """``data`` with every line ending in ``linesep``."""
+        if linesep == self.linesep:
+            return self.data
+        return self.data.replace(self.linesep.encode("ascii"), linesep.encode("ascii"))

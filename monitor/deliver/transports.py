@@ -41,6 +41,7 @@ from typing import Protocol, Self, runtime_checkable
 
 from monitor.closing import Closing
 from monitor.config import Config, SmtpConfig
+from monitor.deliver.mailmessage import PreparedMessage
 from monitor.errors import (
     DeliveryAbandonedError,
     DeliveryError,
@@ -53,6 +54,8 @@ from monitor.errors import (
 logger = logging.getLogger(__name__)
 
 RECONNECT_PAUSE = 1.0  # seconds between a dropped connection and the new one
+#: Seconds a connection may sit unused before the next message first checks it with NOOP.
+IDLE_CHECK = 15.0
 #: RFC 5321 §4.5.3.2.6: after the final "." the client waits at least 10 minutes for the reply.
 FINAL_REPLY_TIMEOUT = 600.0
 #: How often (seconds) a send in flight checks the stop event.
@@ -62,9 +65,15 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]+")
 
 @runtime_checkable
 class Transport(Protocol):
-    """Delivers one message per call; use as a context manager so connections are closed."""
+    """Delivers one message per call; use as a context manager so connections are closed.
 
-    def send(self, delivery_key: str, message: EmailMessage) -> None: ...
+    A message is an :class:`~email.message.EmailMessage` (serialised by the transport) or a
+    :class:`PreparedMessage`, already bytes with its envelope, sent as it is. ``linesep``, when
+    a transport has it, is the line end it writes (``"\\n"`` for files, ``"\\r\\n"`` for
+    SMTP): a message prepared with it needs no conversion.
+    """
+
+    def send(self, delivery_key: str, message: EmailMessage | PreparedMessage) -> None: ...
 
     def close(self) -> None: ...
 
@@ -135,7 +144,13 @@ class MaildirTransport(Closing):
                 e.name == name or e.name.startswith((name + ":", name + "!")) for e in entries
             )
 
-    def send(self, delivery_key: str, message: EmailMessage) -> None:
+    #: Maildir files hold mail with Unix line ends.
+    linesep = "\n"
+    #: Sending a delivered key again writes nothing (see :meth:`send`): the outbox may record a
+    #: batch of sends in one transaction, since a crash before it only repeats no-ops.
+    exactly_once = True
+
+    def send(self, delivery_key: str, message: EmailMessage | PreparedMessage) -> None:
         """Deliver unless already delivered; an interrupted earlier attempt is simply redone.
 
         Raises :class:`TemporaryDeliveryError` naming the fault (a file where a folder should
@@ -148,8 +163,11 @@ class MaildirTransport(Closing):
             if self.delivered(delivery_key):
                 logger.info("maildir: %s already delivered, skipping", delivery_key)
                 return
-            # The message's own policy: it keeps hand-folded headers such as List-Unsubscribe.
-            self._write_synced(tmp, message.as_bytes())
+            if isinstance(message, PreparedMessage):
+                data = message.with_linesep(self.linesep)
+            else:  # the message's own policy keeps hand-folded headers (List-Unsubscribe)
+                data = message.as_bytes()
+            self._write_synced(tmp, data)
             self._publish(tmp, new)
         except OSError as exc:
             raise self._fault(exc) from exc
@@ -317,6 +335,9 @@ def _addr_specs(message: EmailMessage, name: str) -> list[str]:
 class SmtpTransport(Closing):
     """Sends through one SMTP connection per batch: connect lazily, reuse, reconnect when dropped."""
 
+    #: SMTP carries lines ending in CRLF (RFC 5321 §2.3.8).
+    linesep = "\r\n"
+
     def __init__(
         self,
         settings: SmtpConfig,
@@ -334,6 +355,8 @@ class SmtpTransport(Closing):
         self._abandoned = False
         self._conn: _Conn | None = None
         self._used = False
+        self._clock = time.monotonic  # durations only: when the connection was last used
+        self._last_used = self._clock()
 
     @property
     def _where(self) -> str:
@@ -413,8 +436,20 @@ class SmtpTransport(Closing):
             return False
 
     def _connection(self) -> _Conn:
-        """The open connection, checked with NOOP when reused; a new one if it was dropped."""
-        if self._conn is not None and self._used and not self._alive(self._conn):
+        """The open connection; a new one if it was dropped.
+
+        A connection in steady use is not probed: a NOOP before every message would cost a
+        round trip each. One idle for :data:`IDLE_CHECK` seconds or more is checked with NOOP
+        first (servers close idle clients, RFC 5321 §4.5.3.2.7); a connection found dead when
+        the next message starts is replaced by :meth:`send`, which is safe before the data.
+        """
+        idle = self._clock() - self._last_used
+        if (
+            self._conn is not None
+            and self._used
+            and idle >= IDLE_CHECK
+            and not self._alive(self._conn)
+        ):
             logger.info("%s dropped the connection; reconnecting", self._where)
             self._drop()
             self._sleep(RECONNECT_PAUSE)
@@ -428,7 +463,7 @@ class SmtpTransport(Closing):
             self._quietly_close(self._conn)
         self._conn = None
 
-    def send(self, delivery_key: str, message: EmailMessage) -> None:
+    def send(self, delivery_key: str, message: EmailMessage | PreparedMessage) -> None:
         """Send one message; reconnect once if the link died before the data went out.
 
         Raises :class:`DeliveryUncertainError` when the whole message went out but no final
@@ -439,7 +474,12 @@ class SmtpTransport(Closing):
         """
         if self.cancel is not None and self.cancel.is_set():
             raise TemporaryDeliveryError("the process is stopping: not sent now")
-        sender, recipients = _envelope(message)
+        if isinstance(message, PreparedMessage):
+            sender, recipients = message.sender, list(message.recipients)
+            data: EmailMessage | bytes = message.with_linesep("\r\n")
+        else:
+            sender, recipients = _envelope(message)
+            data = message
         for attempt in (1, 2):
             conn = self._connection()
             conn.data_started = conn.data_sent = False
@@ -447,8 +487,9 @@ class SmtpTransport(Closing):
             self._abandoned = False
             try:
                 with self._abandoned_at_stop(conn):
-                    self._send_once(conn, message, sender, recipients)
+                    self._send_once(conn, data, sender, recipients)
             except smtplib.SMTPServerDisconnected as exc:
+                self._last_used = self._clock()
                 self._drop()
                 if conn.data_sent:
                     raise self._uncertain(exc) from exc
@@ -458,9 +499,11 @@ class SmtpTransport(Closing):
                     continue
                 raise TemporaryDeliveryError(f"{self._where} disconnected: {exc}") from exc
             except TemporaryDeliveryError as exc:
+                self._last_used = self._clock()
                 if conn.data_sent and not isinstance(exc.__cause__, smtplib.SMTPResponseException):
                     raise self._uncertain(exc.__cause__ or exc) from exc
                 raise
+            self._last_used = self._clock()
             logger.info("smtp: delivered %s to %s", delivery_key, ", ".join(recipients))
             return
 
@@ -507,18 +550,24 @@ class SmtpTransport(Closing):
         )
 
     def _send_once(
-        self, conn: _Conn, message: EmailMessage, sender: str, recipients: list[str]
+        self, conn: _Conn, message: EmailMessage | bytes, sender: str, recipients: list[str]
     ) -> None:
+        """One try on ``conn``. A connection found dead before the DATA command (the link
+        reset, or ``421`` to ``MAIL``: the server is closing it) raises
+        :class:`smtplib.SMTPServerDisconnected`, which :meth:`send` retries once on a new one:
+        nothing of the message can have been delivered yet."""
         self._used = True
         try:
-            refused = conn.send_message(message, sender, recipients)
+            if isinstance(message, bytes):  # prepared: sent as it is (smtplib dot-stuffs)
+                refused = conn.sendmail(sender, recipients, message)
+            else:
+                refused = conn.send_message(message, sender, recipients)
         except smtplib.SMTPServerDisconnected:
             raise
-        except smtplib.SMTPRecipientsRefused as exc:
-            self._drop_if_closed(conn)
-            rcpt, (code, text) = next(iter(exc.recipients.items()))
-            raise _refused_recipient(self._where, rcpt, code, text) from exc
         except smtplib.SMTPSenderRefused as exc:
+            if exc.smtp_code == 421 and not conn.data_started:
+                self._drop()
+                raise smtplib.SMTPServerDisconnected(_reply(exc.smtp_code, exc.smtp_error)) from exc
             # Our own sender refused (relay rules, "530 authentication required"): a fault of
             # the configuration that every message would meet, so retried, never "failed".
             self._drop_if_closed(conn)
@@ -527,6 +576,10 @@ class SmtpTransport(Closing):
                 f"{_reply(exc.smtp_code, exc.smtp_error)}; check [mail] from and the relay's "
                 "rules for it (authentication, allowed senders)"
             ) from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            self._drop_if_closed(conn)
+            rcpt, (code, text) = next(iter(exc.recipients.items()))
+            raise _refused_recipient(self._where, rcpt, code, text) from exc
         except smtplib.SMTPResponseException as exc:  # SMTPDataError and friends
             self._drop_if_closed(conn)
             raise _by_code(
@@ -534,6 +587,8 @@ class SmtpTransport(Closing):
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
+            if isinstance(exc, OSError) and not conn.data_started:
+                raise smtplib.SMTPServerDisconnected(f"connection lost: {exc}") from exc
             raise TemporaryDeliveryError(f"network error talking to {self._where}: {exc}") from exc
         if refused:  # only possible with several recipients; we send one per message
             rcpt, (code, text) = next(iter(refused.items()))

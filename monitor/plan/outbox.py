@@ -34,8 +34,15 @@ from monitor.errors import (
     RecipientRefusedError,
     TemporaryDeliveryError,
 )
-from monitor.models import Delivery, PlanningWindow, Release
-from monitor.render.digest import Digest, DigestItem, build_message, local_time_label, matches
+from monitor.models import Delivery, DeliveryItem, PlanningWindow, Release
+from monitor.render.digest import (
+    Digest,
+    DigestItem,
+    DigestRenderer,
+    build_message,
+    local_time_label,
+    matches,
+)
 from monitor.render.view import describe_changes
 from monitor.store.sqlite import Store
 
@@ -290,84 +297,191 @@ def send_due(
 ) -> SendReport:
     """Send every due delivery; one failing recipient never blocks the others.
 
+    Deliveries are claimed :data:`BATCH` at a time, in one transaction. Each distinct digest
+    (same releases, period, zone, followed themes and format) is rendered once per pass
+    (:class:`~monitor.render.digest.DigestRenderer`); each reader's message is those bytes
+    with their own fields put in. A message the SMTP server accepted is recorded ``sent`` at
+    once, before the next one goes out, so a crash repeats at most that one; into a Maildir,
+    whose transport is exactly-once by file name (``exactly_once``), a batch is recorded in
+    one transaction after its files are written (see docs/DELIVERY.md).
+
     Each outcome also updates the transport's health (:meth:`Store.record_transport_failure`),
     which ``status``, ``/healthz`` and the operator alert (:func:`monitor.ops.alerts.notify_transport`)
     report. A send whose outcome is uncertain (the data went out, no final reply came) is sent
     once more at most, then failed — so it costs at most one duplicate, like a crash.
 
-    ``cancel`` is the process's stop event: once set, no further delivery is claimed, and a
-    send waiting for its final reply is abandoned by the transport and recorded as uncertain
-    (:class:`DeliveryAbandonedError`), not as a transport failure.
+    ``cancel`` is the process's stop event: once set, no further delivery is tried (claimed
+    ones are given back), and a send waiting for its final reply is abandoned by the transport
+    and recorded as uncertain (:class:`DeliveryAbandonedError`), not as a transport failure.
     """
     report = SendReport()
     suppressed = store.suppressed()
     secret = unsubscribe_secret(config, store)
     stopping = cancel.is_set if cancel is not None else lambda: False
-    while not stopping() and (delivery := store.claim_delivery(now(), LEASE)) is not None:
-        label = f"{delivery.subscriber} {delivery.digest_key}"
-        if delivery.subscriber in suppressed:
-            store.mark_failed(delivery.id, "unsubscribed before sending")
-            report.failed.append(label)
-            continue
-        if config.subscriber(delivery.subscriber) is None:
-            store.mark_failed(delivery.id, REMOVED)
-            log.warning("delivery %s not sent: %s", label, REMOVED)
-            report.failed.append(label)
-            continue
+    renderer = DigestRenderer(
+        config.mail, theme_names, secret, linesep=getattr(transport, "linesep", "\n")
+    )
+    digests = _DigestSource(config, store)
+    record_per_batch = bool(getattr(transport, "exactly_once", False))
+    while not stopping():
+        batch = store.claim_deliveries(now(), LEASE, BATCH)
+        if not batch:
+            break
+        digests.load(batch)
+        accepted: list[int] = []
+        tried = 0
         try:
-            mailbox_value(None, delivery.subscriber, header="To")
-        except ValueError as exc:  # an address no header can hold: retrying cannot help
-            store.mark_failed(delivery.id, f"cannot build the message: {exc}")
-            log.error("delivery %s failed for good: cannot build the message: %s", label, exc)
-            report.failed.append(label)
-            continue
-        try:
-            message = render(config, store, delivery, theme_names, secret)
-            message.as_bytes()  # serialise here: a header that cannot be written fails now
-        except Exception as exc:  # any fault of rendering is one line and a deferral, not a crash
-            _unbuildable(store, delivery, label, exc, now(), report)
-            continue
-        try:
-            transport.send(delivery.message_id, message)
-        except DeliveryUncertainError as exc:
-            _uncertain(store, delivery, label, exc, now(), report)
-            continue
-        except TemporaryDeliveryError as exc:
-            retry_at = now() + _backoff(delivery.attempts)
-            store.mark_retry(delivery.id, str(exc), retry_at)
-            store.record_transport_failure(str(exc), now())
-            log.warning(
-                "delivery %s deferred until %s: %s",
-                label,
-                retry_at.isoformat(timespec="seconds"),
-                exc,
-            )
-            report.retry.append(label)
-            continue
-        except PermanentDeliveryError as exc:
-            store.mark_failed(delivery.id, str(exc))
-            if not isinstance(exc, RecipientRefusedError):  # the relay refuses our messages
-                store.record_transport_failure(str(exc), now())
-            log.error("delivery %s failed for good: %s", label, exc)
-            report.failed.append(label)
-            continue
-        except Exception as exc:  # a fault the transport did not classify: it may have sent
-            fault = DeliveryUncertainError(
-                f"unexpected fault while sending ({type(exc).__name__}): {exc}"
-            )
-            log.debug("delivery %s: the fault in full", label, exc_info=exc)
-            _uncertain(store, delivery, label, fault, now(), report)
-            continue
-        store.mark_sent(delivery.id, now())
-        store.record_transport_success(now())
-        log.info("delivered %s", label)
-        report.sent.append(label)
+            for delivery in batch:
+                if stopping():
+                    break
+                tried += 1
+                if _send_one(
+                    config, store, transport, renderer, digests, suppressed, delivery, now, report
+                ):
+                    if record_per_batch:
+                        accepted.append(delivery.id)
+                    else:
+                        store.mark_all_sent([delivery.id], now())
+        finally:
+            store.mark_all_sent(accepted, now())
+            store.release_claims([d.id for d in batch[tried:]])
     if stopping():
         return report  # the operator alert waits for the next pass: the transport is closing
     from monitor.ops.alerts import notify_transport  # alerts send through this module's transports
 
     notify_transport(config, store, transport, now())
     return report
+
+
+#: Deliveries claimed (and, into a Maildir, recorded sent) per transaction.
+BATCH = 200
+
+
+class _DigestSource:
+    """The frozen digests of one send pass, rebuilt from the ledger: each release read once per
+    pass (so digests that share releases share the very objects, and a rendering), subscribers
+    looked up by address, what an update changed described once per release and revision."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.releases: dict[int, Release] = {}
+        self.items: dict[int, list[DeliveryItem]] = {}
+        self.changes: dict[tuple[int, int], str] = {}
+
+    def load(self, batch: list[Delivery]) -> None:
+        """Read the items of ``batch`` and every release they name not read yet."""
+        self.items = self.store.items_of_deliveries([d.id for d in batch])
+        wanted = {row for items in self.items.values() for row, _ in items}
+        missing = sorted(wanted - self.releases.keys())
+        if missing:
+            self.releases.update(self.store.releases_by_row(missing))
+
+    def digest(self, delivery: Delivery, sub: SubscriberConfig) -> Digest:
+        """What :func:`digest_for` builds, from the pass's caches."""
+        items = tuple(
+            self._item(delivery, self.releases[row_id], row_id, updated)
+            for row_id, updated in self.items.get(delivery.id, ())
+            if row_id in self.releases
+        )
+        return Digest(
+            subscriber_email=delivery.subscriber,
+            subscriber_name=sub.name,
+            key=delivery.digest_key,
+            label=period_label(
+                delivery.digest_key, delivery.created_at, sub.timezone, sub.weekday_index
+            ),
+            items=items,
+            message_id=delivery.message_id,
+            created_at=delivery.created_at,
+            followed=tuple(sub.themes or ()),
+            timezone=sub.timezone,
+        )
+
+    def _item(self, delivery: Delivery, release: Release, row_id: int, updated: bool) -> DigestItem:
+        if not updated:
+            return DigestItem(release)
+        seen = self.store.last_seen_revision(
+            delivery.subscriber, row_id, before_delivery=delivery.id
+        )
+        if seen is None:
+            return DigestItem(release, True, "")
+        key = (row_id, seen.revision)
+        if key not in self.changes:
+            self.changes[key] = describe_changes(seen, release)
+        return DigestItem(release, True, self.changes[key])
+
+
+def _send_one(
+    config: Config,
+    store: Store,
+    transport: Transport,
+    renderer: DigestRenderer,
+    digests: _DigestSource,
+    suppressed: set[str],
+    delivery: Delivery,
+    now: Callable[[], dt.datetime],
+    report: SendReport,
+) -> bool:
+    """Try one claimed delivery; True when the transport accepted it (the caller records it
+    sent), else its outcome is recorded here."""
+    label = f"{delivery.subscriber} {delivery.digest_key}"
+    if delivery.subscriber in suppressed:
+        store.mark_failed(delivery.id, "unsubscribed before sending")
+        report.failed.append(label)
+        return False
+    sub = config.subscriber(delivery.subscriber)
+    if sub is None:
+        store.mark_failed(delivery.id, REMOVED)
+        log.warning("delivery %s not sent: %s", label, REMOVED)
+        report.failed.append(label)
+        return False
+    try:
+        mailbox_value(None, delivery.subscriber, header="To")
+    except ValueError as exc:  # an address no header can hold: retrying cannot help
+        store.mark_failed(delivery.id, f"cannot build the message: {exc}")
+        log.error("delivery %s failed for good: cannot build the message: %s", label, exc)
+        report.failed.append(label)
+        return False
+    try:
+        message = renderer.message(digests.digest(delivery, sub), format=sub.format)
+    except Exception as exc:  # any fault of rendering is one line and a deferral, not a crash
+        _unbuildable(store, delivery, label, exc, now(), report)
+        return False
+    try:
+        transport.send(delivery.message_id, message)
+    except DeliveryUncertainError as exc:
+        _uncertain(store, delivery, label, exc, now(), report)
+        return False
+    except TemporaryDeliveryError as exc:
+        retry_at = now() + _backoff(delivery.attempts)
+        store.mark_retry(delivery.id, str(exc), retry_at)
+        store.record_transport_failure(str(exc), now())
+        log.warning(
+            "delivery %s deferred until %s: %s",
+            label,
+            retry_at.isoformat(timespec="seconds"),
+            exc,
+        )
+        report.retry.append(label)
+        return False
+    except PermanentDeliveryError as exc:
+        store.mark_failed(delivery.id, str(exc))
+        if not isinstance(exc, RecipientRefusedError):  # the relay refuses our messages
+            store.record_transport_failure(str(exc), now())
+        log.error("delivery %s failed for good: %s", label, exc)
+        report.failed.append(label)
+        return False
+    except Exception as exc:  # a fault the transport did not classify: it may have sent
+        fault = DeliveryUncertainError(
+            f"unexpected fault while sending ({type(exc).__name__}): {exc}"
+        )
+        log.debug("delivery %s: the fault in full", label, exc_info=exc)
+        _uncertain(store, delivery, label, fault, now(), report)
+        return False
+    log.info("delivered %s", label)
+    report.sent.append(label)
+    return True
 
 
 #: Why a delivery planned for an address no longer in the config is not sent.

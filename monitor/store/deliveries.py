@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from monitor.models import (
     Attachment,
@@ -27,7 +27,7 @@ from monitor.models import (
     TransportHealth,
     Watermarks,
 )
-from monitor.store.db import Database, parse_ts, ts
+from monitor.store.db import Database, marks, parse_ts, ts
 from monitor.store.subscribers import advance_window
 
 #: Deliveries are ``pending`` until ``sent`` or ``failed`` (the ``status`` column).
@@ -146,6 +146,33 @@ class DeliveryRepository:
             ).fetchone()
         return None if row is None else _delivery_from_row(row)
 
+    def claim_deliveries(
+        self, now: dt.datetime, lease: dt.timedelta, limit: int
+    ) -> list[Delivery]:
+        """Take up to ``limit`` of the oldest due deliveries for ``lease``, in one transaction,
+        oldest first; each counts an attempt (see :meth:`release_claims` for those never tried).
+        """
+        with self.db.transaction() as conn:
+            rows = conn.execute(  # UPDATE ... RETURNING: SQLite ≥ 3.35 and PostgreSQL
+                "UPDATE deliveries SET lease_until = ?, attempts = attempts + 1 WHERE id IN ("
+                " SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?"
+                " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?) RETURNING *",
+                (ts(now + lease), ts(now), ts(now), limit),
+            ).fetchall()
+        return sorted((_delivery_from_row(r) for r in rows), key=lambda d: d.id)
+
+    def release_claims(self, delivery_ids: Sequence[int]) -> None:
+        """Give back claimed deliveries that were never tried (the pass stopped first): no
+        lease, and the attempt their claim counted taken back."""
+        if not delivery_ids:
+            return
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE deliveries SET lease_until = NULL, attempts = attempts - 1 "
+                f"WHERE status = 'pending' AND id IN ({marks(delivery_ids)})",
+                list(delivery_ids),
+            )
+
     def release_leases(self) -> int:
         """Free the leases of sends interrupted by a crash; only for the state lock's holder.
         Returns how many were freed."""
@@ -162,6 +189,20 @@ class DeliveryRepository:
             (delivery_id,),
         )
         return [DeliveryItem(r[0], bool(r[1])) for r in rows]
+
+    def items_of_deliveries(self, delivery_ids: Sequence[int]) -> dict[int, list[DeliveryItem]]:
+        """:meth:`delivery_items` of several deliveries in one query (each in planned order)."""
+        found: dict[int, list[DeliveryItem]] = {i: [] for i in delivery_ids}
+        if not delivery_ids:
+            return found
+        rows = self.db.conn.execute(
+            "SELECT delivery_id, release_id, updated FROM delivery_items "
+            f"WHERE delivery_id IN ({marks(delivery_ids)}) ORDER BY delivery_id, position",
+            list(delivery_ids),
+        )
+        for r in rows:
+            found[r[0]].append(DeliveryItem(r[1], bool(r[2])))
+        return found
 
     def last_seen_revision(
         self, email: str, row_id: int, *, before_delivery: int | None = None
@@ -191,6 +232,23 @@ class DeliveryRepository:
                 "UPDATE deliveries SET status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL "
                 "WHERE id = ?",
                 (ts(now), delivery_id),
+            )
+
+    def mark_all_sent(self, delivery_ids: Sequence[int], now: dt.datetime) -> None:
+        """:meth:`mark_sent` for several deliveries and :meth:`record_transport_success`, in
+        one transaction: the transport accepted every one of them."""
+        if not delivery_ids:
+            return
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE deliveries SET status = 'sent', sent_at = ?, lease_until = NULL, "
+                f"last_error = NULL WHERE id IN ({marks(delivery_ids)})",
+                (ts(now), *delivery_ids),
+            )
+            conn.execute(
+                "UPDATE transport_health SET failing_since = NULL, consecutive_failures = 0, "
+                "last_success_at = ? WHERE id = 1",
+                (ts(now),),
             )
 
     def mark_retry(self, delivery_id: int, error: str, next_attempt_at: dt.datetime) -> None:
