@@ -31,6 +31,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -441,6 +442,10 @@ class Config(_Strict):
     themes: list[ThemeConfig] = []
     path: Path = Field(Path("config.toml"), exclude=True)
     fingerprint: str = Field("", exclude=True)
+    # (the list it was built from, address → subscriber): rebuilt if ``subscribers`` is replaced
+    _subscriber_index: tuple[list[SubscriberConfig], dict[str, SubscriberConfig]] | None = (
+        PrivateAttr(None)
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -478,8 +483,15 @@ class Config(_Strict):
         return self.mail.maildir or self.service.state_dir / "outbox"
 
     def subscriber(self, email: str) -> SubscriberConfig | None:
-        """The subscriber with this address, compared case-insensitively."""
-        return next((s for s in self.subscribers if s.email.lower() == email.lower()), None)
+        """The subscriber with this address, compared case-insensitively (the first one listed,
+        should two share it). A dict lookup: a send pass asks once per delivery."""
+        index = self._subscriber_index
+        if index is None or index[0] is not self.subscribers:
+            by_email: dict[str, SubscriberConfig] = {}
+            for sub in self.subscribers:
+                by_email.setdefault(sub.email.lower(), sub)
+            index = self._subscriber_index = (self.subscribers, by_email)
+        return index[1].get(email.lower())
 
 
 def _cross_checks(raw: dict[str, Any]) -> list[str]:
