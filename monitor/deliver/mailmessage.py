@@ -190,6 +190,7 @@ def address_of(mailbox: str) -> str:
     return parseaddr(mailbox)[1]
 
 
+@functools.lru_cache(maxsize=16)
 def mail_domain(mailbox: str) -> str:
     """The domain of a mailbox, for Message-IDs; ``mofa-monitor.invalid`` when it has none."""
     return address_of(mailbox).rpartition("@")[2] or "mofa-monitor.invalid"

@@ -41,9 +41,11 @@ from monitor.render.digest import (
     DigestRenderer,
     build_message,
     local_time_label,
+    matchable_text,
     matches,
 )
 from monitor.render.view import describe_changes
+from monitor.store.deliveries import DeliveryPlan
 from monitor.store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -137,16 +139,111 @@ def plan_due(
     poll_run: int | None = None,
     release_filter: Callable[[SubscriberConfig, Release], bool] = matches,
 ) -> list[str]:
-    """Freeze every digest that is due now; returns the keys planned (``email key``)."""
+    """Freeze every due digest that is due now; returns the keys planned (``email key``).
+
+    Subscribers are planned :data:`PLAN_BATCH` at a time: their windows, the releases due to
+    any of them and what each was already planned are read with a few queries per batch, each
+    release is read and matched against each distinct subscription once, and the batch's
+    digests are frozen in one transaction (:meth:`Store.plan_deliveries`).
+    """
     suppressed = store.suppressed()
-    planned = []
-    for sub in config.subscribers:
-        if sub.email.lower() in suppressed:
-            continue
-        period = due_period(sub, now, poll_run)
-        if period is not None and _plan_one(config, store, sub, period, now, release_filter):
-            planned.append(f"{sub.email} {period.key}")
+    due = [
+        (sub, period)
+        for sub in config.subscribers
+        if sub.email.lower() not in suppressed
+        and (period := due_period(sub, now, poll_run)) is not None
+    ]
+    selector = _Selector(store, release_filter)
+    planned: list[str] = []
+    for start in range(0, len(due), PLAN_BATCH):
+        planned += _plan_batch(config, store, due[start : start + PLAN_BATCH], now, selector)
     return planned
+
+
+#: Subscribers planned per transaction.
+PLAN_BATCH = 1000
+
+
+class _Selector:
+    """Which releases a subscriber gets, for one planning pass: each release read once, its
+    text normalised once, and (with the default rule) each distinct subscription matched once
+    per release."""
+
+    def __init__(
+        self, store: Store, release_filter: Callable[[SubscriberConfig, Release], bool]
+    ) -> None:
+        self.store = store
+        self.release_filter = release_filter
+        self.releases: dict[int, Release] = {}
+        self.texts: dict[int, str] = {}
+        self.verdicts: dict[tuple[object, int], bool] = {}
+
+    def load(self, row_ids: set[int]) -> None:
+        missing = sorted(row_ids - self.releases.keys())
+        if missing:
+            self.releases.update(self.store.releases_by_row(missing))
+
+    def wants(self, sub: SubscriberConfig, row_id: int) -> bool:
+        release = self.releases[row_id]
+        if self.release_filter is not matches:
+            return self.release_filter(sub, release)
+        profile = (
+            tuple(sub.themes) if sub.themes is not None else None,
+            tuple(sub.keywords),
+            tuple(sub.exclude),
+            tuple(sub.countries),
+        )
+        key = (profile, row_id)
+        verdict = self.verdicts.get(key)
+        if verdict is None:
+            text = self.texts.get(row_id)
+            if text is None:
+                text = self.texts[row_id] = matchable_text(release)
+            verdict = self.verdicts[key] = matches(sub, release, text=text)
+        return verdict
+
+
+def _plan_batch(
+    config: Config,
+    store: Store,
+    due: list[tuple[SubscriberConfig, DuePeriod]],
+    now: dt.datetime,
+    selector: _Selector,
+) -> list[str]:
+    windows = store.planning_windows(sub.email for sub, _ in due)
+    done = store.planned_periods((sub.email, period.key) for sub, period in due)
+    todo = [
+        (sub, period, window)
+        for sub, period in due
+        if (window := windows.get(sub.email.lower())) is not None
+        and period.due_at > window.added_at
+        and (sub.email.lower(), period.key) not in done
+    ]
+    if not todo:
+        return []
+    through = store.watermarks()
+    candidates = store.candidates_for({sub.email: window for sub, _, window in todo}, through)
+    selector.load({item.row_id for items in candidates.values() for item in items})
+    plans = []
+    for sub, period, _ in todo:
+        items = [
+            (item.row_id, item.revision, item.updated)
+            for item in candidates[sub.email]
+            if item.row_id in selector.releases
+            and selector.wants(sub, item.row_id)
+            and (sub.updates or not item.updated)
+        ]
+        plans.append(
+            DeliveryPlan(
+                sub.email,
+                period.key,
+                new_message_id(config, period.key),
+                items,
+                allow_empty=sub.send_empty and sub.frequency != "immediate",  # "on news"
+            )
+        )
+    created = store.plan_deliveries(plans, through=through, now=now)
+    return [f"{plan.email} {plan.digest_key}" for plan in plans if plan.email.lower() in created]
 
 
 def _plan_one(

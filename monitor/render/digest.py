@@ -86,9 +86,13 @@ def _contains_any(text: str, terms: Sequence[str]) -> bool:
     return any(contains_phrase(text, term) for term in terms)
 
 
-def matches(subscriber: SubscriberConfig, release: Release) -> bool:
-    """Whether ``release`` belongs in this subscriber's digests (rule in the module docstring)."""
-    text = normalize_text(f"{release.title}\n{release.body}")
+def matches(subscriber: SubscriberConfig, release: Release, *, text: str | None = None) -> bool:
+    """Whether ``release`` belongs in this subscriber's digests (rule in the module docstring).
+
+    ``text``: :func:`matchable_text` of the release, when the caller keeps it for many readers.
+    """
+    if text is None:
+        text = matchable_text(release)
     if _contains_any(text, subscriber.exclude):
         return False
     if subscriber.countries:
@@ -100,6 +104,11 @@ def matches(subscriber: SubscriberConfig, release: Release) -> bool:
     if set(subscriber.themes or ()) & set(release.theme_ids):
         return True
     return _contains_any(text, subscriber.keywords)
+
+
+def matchable_text(release: Release) -> str:
+    """Title and body normalised as keywords are matched (:func:`normalize_text`)."""
+    return normalize_text(f"{release.title}\n{release.body}")
 
 
 def _plural(count: int, word: str) -> str:

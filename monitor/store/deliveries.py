@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import NamedTuple, TypeVar
 
 from monitor.models import (
     Attachment,
@@ -29,6 +30,8 @@ from monitor.models import (
 )
 from monitor.store.db import Database, marks, parse_ts, ts
 from monitor.store.subscribers import advance_window
+
+T = TypeVar("T")
 
 #: Deliveries are ``pending`` until ``sent`` or ``failed`` (the ``status`` column).
 STATUSES = ("pending", "sent", "failed")
@@ -125,6 +128,133 @@ class DeliveryRepository:
             advance_window(conn, email, _watermarks(through), now)
         return created
 
+    def candidates_for(
+        self, windows: Mapping[str, PlanningWindow], through: tuple[int, int]
+    ) -> dict[str, list[PlannedItem]]:
+        """:meth:`candidate_releases` of many subscribers at once (address → items, oldest
+        first), with a handful of queries whatever their number.
+
+        The releases stored and revised after the lowest of the windows are read once, each
+        by a range of row ids (never a scan of the archive); what each subscriber was already
+        planned comes from one query on ``delivery_items`` for those releases only. The rule
+        per subscriber is :meth:`candidate_releases`' own.
+        """
+        if not windows:
+            return {}
+        conn = self.db.conn
+        low_row = min(w.planned_row for w in windows.values())
+        low_revision = min(w.planned_revision_row for w in windows.values())
+        new = conn.execute(
+            "SELECT id, revision FROM releases WHERE baseline = 0 AND id > ? AND id <= ? "
+            "ORDER BY id",
+            (low_row, through[0]),
+        ).fetchall()
+        # rowid: SQLite's implicit row number of release_revisions (PostgreSQL: an identity column).
+        revised: dict[int, int] = {
+            r[0]: r[1]
+            for r in conn.execute(
+                "SELECT release_id, MAX(rowid) FROM release_revisions "
+                "WHERE rowid > ? AND rowid <= ? AND revision > 1 GROUP BY release_id",
+                (low_revision, through[1]),
+            )
+        }
+        current: dict[int, int] = {}
+        for part in _chunks(sorted(revised)):
+            current.update(
+                (r[0], r[1])
+                for r in conn.execute(
+                    f"SELECT id, revision FROM releases WHERE id IN ({marks(part)})", part
+                )
+            )
+        planned: dict[tuple[str, int], set[int]] = {}
+        emails = sorted({e.lower() for e in windows})
+        release_ids = sorted({r[0] for r in new} | revised.keys())
+        for who in _chunks(emails):
+            for which in _chunks(release_ids):
+                for email, release_id, revision in conn.execute(
+                    "SELECT subscriber, release_id, revision FROM delivery_items "
+                    f"WHERE subscriber IN ({marks(who)}) AND release_id IN ({marks(which)})",
+                    [*who, *which],
+                ):
+                    planned.setdefault((email, release_id), set()).add(revision)
+        found: dict[str, list[PlannedItem]] = {}
+        for address, window in windows.items():
+            email = address.lower()
+            items = [
+                PlannedItem(row_id, revision, False)
+                for row_id, revision in new
+                if row_id > window.planned_row and (email, row_id) not in planned
+            ]
+            for row_id, last_rowid in revised.items():
+                seen = planned.get((email, row_id))
+                revision = current.get(row_id)
+                if (
+                    last_rowid > window.planned_revision_row
+                    and seen
+                    and revision is not None
+                    and min(seen) < revision
+                    and revision not in seen
+                ):
+                    items.append(PlannedItem(row_id, revision, True))
+            items.sort(key=lambda item: item.row_id)
+            found[address] = items
+        return found
+
+    def plan_deliveries(
+        self, plans: Sequence[DeliveryPlan], *, through: tuple[int, int], now: dt.datetime
+    ) -> set[str]:
+        """:meth:`plan_delivery` for many subscribers in one transaction; returns the addresses
+        (lower-case) for which a delivery was created.
+
+        Each subscriber's digest and window move together as in :meth:`plan_delivery`; a crash
+        before the commit plans none of them, and the next planning plans them all (nothing is
+        sent before it is planned, so nothing is lost or doubled).
+        """
+        created: set[str] = set()
+        with self.db.transaction() as conn:
+            rows = []
+            for plan in plans:
+                email = plan.email.lower()
+                if plan.items or plan.allow_empty:
+                    cursor = conn.execute(  # ON CONFLICT DO NOTHING: SQLite ≥ 3.24 and PostgreSQL
+                        "INSERT INTO deliveries(subscriber, digest_key, message_id, created_at, "
+                        "next_attempt_at) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT(subscriber, digest_key) DO NOTHING",
+                        (email, plan.digest_key, plan.message_id, ts(now), ts(now)),
+                    )
+                    if cursor.rowcount == 1:
+                        created.add(email)
+                        rows += [
+                            (cursor.lastrowid, email, row_id, revision, updated, position)
+                            for position, (row_id, revision, updated) in enumerate(plan.items)
+                        ]
+                advance_window(conn, email, _watermarks(through), now)
+            conn.executemany(
+                "INSERT INTO delivery_items(delivery_id, subscriber, release_id, revision, updated, "
+                "position) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                rows,
+            )
+        return created
+
+    def planned_periods(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (address, digest key) pairs were planned already (lower-case)."""
+        wanted = {(email.lower(), key) for email, key in pairs}
+        found: set[tuple[str, str]] = set()
+        by_key: dict[str, list[str]] = {}
+        for email, key in wanted:
+            by_key.setdefault(key, []).append(email)
+        for key, emails in by_key.items():
+            for part in _chunks(sorted(emails)):
+                found.update(
+                    (r[0], key)
+                    for r in self.db.conn.execute(
+                        "SELECT subscriber FROM deliveries WHERE digest_key = ? "
+                        f"AND subscriber IN ({marks(part)})",
+                        (key, *part),
+                    )
+                )
+        return found
+
     def has_delivery(self, email: str, digest_key: str) -> bool:
         """Whether this digest period was already planned for the subscriber."""
         row = self.db.conn.execute(
@@ -146,9 +276,7 @@ class DeliveryRepository:
             ).fetchone()
         return None if row is None else _delivery_from_row(row)
 
-    def claim_deliveries(
-        self, now: dt.datetime, lease: dt.timedelta, limit: int
-    ) -> list[Delivery]:
+    def claim_deliveries(self, now: dt.datetime, lease: dt.timedelta, limit: int) -> list[Delivery]:
         """Take up to ``limit`` of the oldest due deliveries for ``lease``, in one transaction,
         oldest first; each counts an attempt (see :meth:`release_claims` for those never tried).
         """
@@ -351,6 +479,25 @@ class DeliveryRepository:
                 "UPDATE transport_health SET alerted_at = ? WHERE id = 1",
                 (ts(now) if alerted else None,),
             )
+
+
+class DeliveryPlan(NamedTuple):
+    """One subscriber's digest to freeze (:meth:`DeliveryRepository.plan_deliveries`)."""
+
+    email: str
+    digest_key: str
+    message_id: str
+    items: Sequence[tuple[int, int, bool]]  # PlannedItem: row id, revision, updated
+    allow_empty: bool = False
+
+
+#: Values per ``IN (...)`` list: far below SQLite's limit of bound parameters (32,766).
+_CHUNK = 500
+
+
+def _chunks(values: Sequence[T]) -> Iterator[list[T]]:
+    for start in range(0, len(values), _CHUNK):
+        yield list(values[start : start + _CHUNK])
 
 
 def _watermarks(through: tuple[int, int]) -> Watermarks:

@@ -155,6 +155,7 @@ class Store(Closing):
     sync_subscribers = _Delegate("subscriber_repository", SubscriberRepository.sync_subscribers)
     known_subscribers = _Delegate("subscriber_repository", SubscriberRepository.known_subscribers)
     planning_window = _Delegate("subscriber_repository", SubscriberRepository.planning_window)
+    planning_windows = _Delegate("subscriber_repository", SubscriberRepository.planning_windows)
     suppress = _Delegate("subscriber_repository", SubscriberRepository.suppress)
     suppressed = _Delegate("subscriber_repository", SubscriberRepository.suppressed)
     suppressions = _Delegate("subscriber_repository", SubscriberRepository.suppressions)
@@ -165,7 +166,10 @@ class Store(Closing):
 
     # -- the delivery ledger and transport health (:mod:`monitor.store.deliveries`) ----------------
     candidate_releases = _Delegate("delivery_repository", DeliveryRepository.candidate_releases)
+    candidates_for = _Delegate("delivery_repository", DeliveryRepository.candidates_for)
     plan_delivery = _Delegate("delivery_repository", DeliveryRepository.plan_delivery)
+    plan_deliveries = _Delegate("delivery_repository", DeliveryRepository.plan_deliveries)
+    planned_periods = _Delegate("delivery_repository", DeliveryRepository.planned_periods)
     has_delivery = _Delegate("delivery_repository", DeliveryRepository.has_delivery)
     claim_delivery = _Delegate("delivery_repository", DeliveryRepository.claim_delivery)
     claim_deliveries = _Delegate("delivery_repository", DeliveryRepository.claim_deliveries)

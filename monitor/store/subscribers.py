@@ -96,6 +96,21 @@ class SubscriberRepository:
         added = dt.datetime.fromisoformat(row[0])
         return PlanningWindow(added, row[1], max(row[1], row[2]), row[3])
 
+    def planning_windows(self, emails: Iterable[str]) -> dict[str, PlanningWindow]:
+        """:meth:`planning_window` of many addresses (lower-case keys; unknown ones absent)."""
+        wanted = sorted({e.lower() for e in emails})
+        found: dict[str, PlanningWindow] = {}
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            for row in self.db.conn.execute(
+                "SELECT email, added_at, added_row, planned_row, planned_revision_row "
+                f"FROM subscribers WHERE email IN ({', '.join('?' * len(part))})",
+                part,
+            ):
+                added = dt.datetime.fromisoformat(row[1])
+                found[row[0]] = PlanningWindow(added, row[2], max(row[2], row[3]), row[4])
+        return found
+
     # -- suppressions --------------------------------------------------------------------------
 
     def suppress(self, email: str, reason: str, *, actor: str | None = None) -> bool:
