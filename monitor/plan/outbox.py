@@ -126,9 +126,11 @@ def due_period(sub: SubscriberConfig, now: dt.datetime, poll_run: int | None) ->
     return DuePeriod(key, due_at, period_label(key, due_at, sub.timezone, sub.weekday_index))
 
 
-def new_message_id(config: Config, key: str) -> str:
-    """A Message-ID frozen at planning, so a retried send carries the same one."""
-    return f"<{uuid.uuid4().hex}.{key.replace(':', '-')}@{mail_domain(config.mail.from_)}>"
+def new_message_id(config: Config, key: str, unique: str | None = None) -> str:
+    """A Message-ID frozen at planning, so a retried send carries the same one; ``unique``:
+    32 random hex digits (default: a fresh UUID4's)."""
+    unique = unique or uuid.uuid4().hex
+    return f"<{unique}.{key.replace(':', '-')}@{mail_domain(config.mail.from_)}>"
 
 
 def plan_due(
@@ -147,12 +149,17 @@ def plan_due(
     digests are frozen in one transaction (:meth:`Store.plan_deliveries`).
     """
     suppressed = store.suppressed()
-    due = [
-        (sub, period)
-        for sub in config.subscribers
-        if sub.email.lower() not in suppressed
-        and (period := due_period(sub, now, poll_run)) is not None
-    ]
+    periods: dict[tuple[object, ...], DuePeriod | None] = {}  # subscribers share schedules
+    due = []
+    for sub in config.subscribers:
+        if sub.email.lower() in suppressed:
+            continue
+        schedule = (sub.frequency, sub.timezone, sub.send_at, sub.weekday_index)
+        if schedule not in periods:
+            periods[schedule] = due_period(sub, now, poll_run)
+        period = periods[schedule]
+        if period is not None:
+            due.append((sub, period))
     selector = _Selector(store, release_filter)
     planned: list[str] = []
     for start in range(0, len(due), PLAN_BATCH):
@@ -225,7 +232,8 @@ def _plan_batch(
     candidates = store.candidates_for({sub.email: window for sub, _, window in todo}, through)
     selector.load({item.row_id for items in candidates.values() for item in items})
     plans = []
-    for sub, period, _ in todo:
+    random = secrets.token_hex(16 * len(todo))  # one read of the system's randomness
+    for number, (sub, period, _) in enumerate(todo):
         items = [
             (item.row_id, item.revision, item.updated)
             for item in candidates[sub.email]
@@ -237,7 +245,7 @@ def _plan_batch(
             DeliveryPlan(
                 sub.email,
                 period.key,
-                new_message_id(config, period.key),
+                new_message_id(config, period.key, random[32 * number : 32 * number + 32]),
                 items,
                 allow_empty=sub.send_empty and sub.frequency != "immediate",  # "on news"
             )

@@ -29,7 +29,7 @@ from monitor.models import (
     Watermarks,
 )
 from monitor.store.db import Database, marks, parse_ts, ts
-from monitor.store.subscribers import advance_window
+from monitor.store.subscribers import advance_window, advance_windows
 
 T = TypeVar("T")
 
@@ -211,29 +211,46 @@ class DeliveryRepository:
         sent before it is planned, so nothing is lost or doubled).
         """
         created: set[str] = set()
+        stamp = ts(now)
+        wanted = {plan.email.lower(): plan for plan in plans if plan.items or plan.allow_empty}
+        rows = list(wanted.values())
         with self.db.transaction() as conn:
-            rows = []
-            for plan in plans:
-                email = plan.email.lower()
-                if plan.items or plan.allow_empty:
-                    cursor = conn.execute(  # ON CONFLICT DO NOTHING: SQLite ≥ 3.24 and PostgreSQL
+            ids: dict[str, int] = {}
+            for start in range(0, len(rows), _CHUNK):
+                part = rows[start : start + _CHUNK]
+                # Many rows per statement; RETURNING names the rows created (ON CONFLICT DO
+                # NOTHING returns none for a period planned already): SQLite ≥ 3.35, PostgreSQL.
+                ids.update(
+                    (r[1], r[0])
+                    for r in conn.execute(
                         "INSERT INTO deliveries(subscriber, digest_key, message_id, created_at, "
-                        "next_attempt_at) VALUES (?, ?, ?, ?, ?) "
-                        "ON CONFLICT(subscriber, digest_key) DO NOTHING",
-                        (email, plan.digest_key, plan.message_id, ts(now), ts(now)),
-                    )
-                    if cursor.rowcount == 1:
-                        created.add(email)
-                        rows += [
-                            (cursor.lastrowid, email, row_id, revision, updated, position)
-                            for position, (row_id, revision, updated) in enumerate(plan.items)
-                        ]
-                advance_window(conn, email, _watermarks(through), now)
+                        f"next_attempt_at) VALUES {', '.join(['(?, ?, ?, ?, ?)'] * len(part))} "
+                        "ON CONFLICT(subscriber, digest_key) DO NOTHING RETURNING id, subscriber",
+                        [
+                            value
+                            for plan in part
+                            for value in (
+                                plan.email.lower(),
+                                plan.digest_key,
+                                plan.message_id,
+                                stamp,
+                                stamp,
+                            )
+                        ],
+                    ).fetchall()
+                )
             conn.executemany(
                 "INSERT INTO delivery_items(delivery_id, subscriber, release_id, revision, updated, "
                 "position) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                rows,
+                [
+                    (ids[email], email, row_id, revision, updated, position)
+                    for email, plan in wanted.items()
+                    if email in ids
+                    for position, (row_id, revision, updated) in enumerate(plan.items)
+                ],
             )
+            advance_windows(conn, (plan.email for plan in plans), _watermarks(through), now)
+            created.update(ids)
         return created
 
     def planned_periods(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -39,6 +39,18 @@ def advance_window(
     conn.execute(_ADVANCE_WINDOW, (ts(now), rows, rows, revisions, revisions, email.lower()))
 
 
+def advance_windows(
+    conn: sqlite3.Connection, emails: Iterable[str], through: Watermarks, now: dt.datetime
+) -> None:
+    """:func:`advance_window` for many addresses in one statement (the caller's transaction)."""
+    rows, revisions = through
+    stamp = ts(now)
+    conn.executemany(
+        _ADVANCE_WINDOW,
+        [(stamp, rows, rows, revisions, revisions, email.lower()) for email in emails],
+    )
+
+
 class SubscriberRepository:
     """Reads and writes of ``subscribers``, ``suppressions`` and ``subscription_log``."""
 
