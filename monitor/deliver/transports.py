@@ -101,7 +101,7 @@ def maildir_name(delivery_key: str) -> str:
     return f"{digest}.{readable}.mofa" if readable else f"{digest}.mofa"
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync_dir(path: str | Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -112,11 +112,21 @@ def _fsync_dir(path: Path) -> None:
 class MaildirTransport(Closing):
     """Writes each delivery once into a Maildir (``tmp/`` → fsync → ``new/``)."""
 
+    #: Maildir files hold mail with Unix line ends.
+    linesep = "\n"
+    #: Sending a delivered key again writes nothing (see :meth:`send`): the outbox may record a
+    #: batch of sends in one transaction, since a crash before it only repeats no-ops.
+    exactly_once = True
+
     def __init__(self, path: Path) -> None:
         """Creates ``tmp/``, ``new/`` and ``cur/`` if it can. A Maildir that cannot be used
         never fails here: each :meth:`send` then raises one clear
         :class:`TemporaryDeliveryError` (reported and retried)."""
         self.path = Path(path)
+        self._tmp, self._new, self._cur = (
+            os.path.join(self.path, s) for s in ("tmp", "new", "cur")
+        )
+        self._ready = False  # the folders were found or made since the last fault
         with contextlib.suppress(OSError):
             self._ensure_folders()
 
@@ -125,6 +135,7 @@ class MaildirTransport(Closing):
             folder = self.path / sub
             if not folder.is_dir():
                 folder.mkdir(parents=True, exist_ok=True)
+        self._ready = True
 
     def _fault(self, exc: OSError) -> TemporaryDeliveryError:
         what = exc.strerror or type(exc).__name__
@@ -136,62 +147,72 @@ class MaildirTransport(Closing):
     def delivered(self, delivery_key: str) -> bool:
         """Whether this delivery is already in ``new/`` or, flagged by a client, in ``cur/``."""
         name = maildir_name(delivery_key)
-        if (self.path / "new" / name).exists():
+        if os.path.exists(os.path.join(self._new, name)):
             return True
-        with os.scandir(self.path / "cur") as entries:
+        with os.scandir(self._cur) as entries:
             # Clients rename "name" to "name:2,S" (or "name!2,S" on systems without ":").
             return any(
                 e.name == name or e.name.startswith((name + ":", name + "!")) for e in entries
             )
 
-    #: Maildir files hold mail with Unix line ends.
-    linesep = "\n"
-    #: Sending a delivered key again writes nothing (see :meth:`send`): the outbox may record a
-    #: batch of sends in one transaction, since a crash before it only repeats no-ops.
-    exactly_once = True
-
     def send(self, delivery_key: str, message: EmailMessage | PreparedMessage) -> None:
         """Deliver unless already delivered; an interrupted earlier attempt is simply redone.
 
-        Raises :class:`TemporaryDeliveryError` naming the fault (a file where a folder should
-        be, a read-only or full disk, a permission) when the Maildir cannot take the message.
+        The folders are checked (and made) once, and again whenever one is found missing or a
+        send failed. Raises :class:`TemporaryDeliveryError` naming the fault (a file where a
+        folder should be, a read-only or full disk, a permission) when the Maildir cannot take
+        the message.
         """
         name = maildir_name(delivery_key)
-        tmp, new = self.path / "tmp" / name, self.path / "new" / name
         try:
-            self._ensure_folders()
-            if self.delivered(delivery_key):
-                logger.info("maildir: %s already delivered, skipping", delivery_key)
-                return
-            if isinstance(message, PreparedMessage):
-                data = message.with_linesep(self.linesep)
-            else:  # the message's own policy keeps hand-folded headers (List-Unsubscribe)
-                data = message.as_bytes()
-            self._write_synced(tmp, data)
-            self._publish(tmp, new)
+            if not self._ready:
+                self._ensure_folders()
+            try:
+                self._deliver(delivery_key, name, message)
+            except FileNotFoundError:  # a folder was removed since it was checked
+                self._ensure_folders()
+                self._deliver(delivery_key, name, message)
         except OSError as exc:
+            self._ready = False
             raise self._fault(exc) from exc
+
+    def _deliver(
+        self, delivery_key: str, name: str, message: EmailMessage | PreparedMessage
+    ) -> None:
+        if self.delivered(delivery_key):
+            logger.info("maildir: %s already delivered, skipping", delivery_key)
+            return
+        if isinstance(message, PreparedMessage):
+            data = message.with_linesep(self.linesep)
+        else:  # the message's own policy keeps hand-folded headers (List-Unsubscribe)
+            data = message.as_bytes()
+        tmp, new = os.path.join(self._tmp, name), os.path.join(self._new, name)
+        self._write_synced(tmp, data)
+        self._publish(tmp, new)
         logger.info("maildir: delivered %s as %s", delivery_key, new)
 
     @staticmethod
-    def _write_synced(path: Path, data: bytes) -> None:
+    def _write_synced(path: str, data: bytes) -> None:
         with open(path, "wb") as handle:  # truncates a leftover from a crashed attempt
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
 
-    def _publish(self, tmp: Path, new: Path) -> None:
+    def _publish(self, tmp: str, new: str) -> None:
         """Move into ``new/`` without ever replacing a file there, then make it durable."""
         try:
             os.link(tmp, new)  # fails if a concurrent sender got there first: still one file
         except FileExistsError:
-            logger.info("maildir: %s appeared meanwhile, keeping the first copy", new.name)
+            logger.info(
+                "maildir: %s appeared meanwhile, keeping the first copy", os.path.basename(new)
+            )
         except OSError:
             os.rename(tmp, new)  # filesystems without hard links
-            _fsync_dir(new.parent)
+            _fsync_dir(self._new)
             return
-        tmp.unlink(missing_ok=True)
-        _fsync_dir(new.parent)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        _fsync_dir(self._new)
 
     def close(self) -> None:
         """Nothing to release: files are complete when :meth:`send` returns."""

@@ -427,6 +427,7 @@ def send_due(
         config.mail, theme_names, secret, linesep=getattr(transport, "linesep", "\n")
     )
     digests = _DigestSource(config, store)
+    health = _Health(store)
     record_per_batch = bool(getattr(transport, "exactly_once", False))
     while not stopping():
         batch = store.claim_deliveries(now(), LEASE, BATCH)
@@ -440,15 +441,30 @@ def send_due(
                 if stopping():
                     break
                 tried += 1
-                if _send_one(
-                    config, store, transport, renderer, digests, suppressed, delivery, now, report
-                ):
-                    if record_per_batch:
-                        accepted.append(delivery.id)
-                    else:
-                        store.mark_all_sent([delivery.id], now())
+                sent = _send_one(
+                    config,
+                    store,
+                    health,
+                    transport,
+                    renderer,
+                    digests,
+                    suppressed,
+                    delivery,
+                    now,
+                    report,
+                )
+                if sent is None:
+                    continue
+                if record_per_batch:
+                    accepted.append(delivery.id)
+                else:  # recorded before the next message goes out: a crash repeats only this one
+                    store.mark_sent(delivery.id, sent)
+                health.success(sent)
+                log.info("delivered %s", _label(delivery))
+                report.sent.append(_label(delivery))
         finally:
             store.mark_all_sent(accepted, now())
+            health.flush()
             store.release_claims([d.id for d in batch[tried:]])
     if stopping():
         return report  # the operator alert waits for the next pass: the transport is closing
@@ -460,6 +476,29 @@ def send_due(
 
 #: Deliveries claimed (and, into a Maildir, recorded sent) per transaction.
 BATCH = 200
+
+
+class _Health:
+    """The transport's health as one send pass records it: a failure at once (status, /healthz
+    and the alert read it), a success when the batch ends or before the next failure — so the
+    record reads as if each outcome were written in turn, at one write per batch when all goes
+    well."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.success_at: dt.datetime | None = None
+
+    def success(self, now: dt.datetime) -> None:
+        self.success_at = now
+
+    def failure(self, error: str, now: dt.datetime) -> None:
+        self.flush()
+        self.store.record_transport_failure(error, now)
+
+    def flush(self) -> None:
+        if self.success_at is not None:
+            self.store.record_transport_success(self.success_at)
+            self.success_at = None
 
 
 class _DigestSource:
@@ -517,9 +556,14 @@ class _DigestSource:
         return DigestItem(release, True, self.changes[key])
 
 
+def _label(delivery: Delivery) -> str:
+    return f"{delivery.subscriber} {delivery.digest_key}"
+
+
 def _send_one(
     config: Config,
     store: Store,
+    health: _Health,
     transport: Transport,
     renderer: DigestRenderer,
     digests: _DigestSource,
@@ -527,41 +571,41 @@ def _send_one(
     delivery: Delivery,
     now: Callable[[], dt.datetime],
     report: SendReport,
-) -> bool:
-    """Try one claimed delivery; True when the transport accepted it (the caller records it
-    sent), else its outcome is recorded here."""
-    label = f"{delivery.subscriber} {delivery.digest_key}"
+) -> dt.datetime | None:
+    """Try one claimed delivery; when the transport accepted it, the time it did (the caller
+    records it sent), else None and its outcome is recorded here."""
+    label = _label(delivery)
     if delivery.subscriber in suppressed:
         store.mark_failed(delivery.id, "unsubscribed before sending")
         report.failed.append(label)
-        return False
+        return None
     sub = config.subscriber(delivery.subscriber)
     if sub is None:
         store.mark_failed(delivery.id, REMOVED)
         log.warning("delivery %s not sent: %s", label, REMOVED)
         report.failed.append(label)
-        return False
+        return None
     try:
         mailbox_value(None, delivery.subscriber, header="To")
     except ValueError as exc:  # an address no header can hold: retrying cannot help
         store.mark_failed(delivery.id, f"cannot build the message: {exc}")
         log.error("delivery %s failed for good: cannot build the message: %s", label, exc)
         report.failed.append(label)
-        return False
+        return None
     try:
         message = renderer.message(digests.digest(delivery, sub), format=sub.format)
     except Exception as exc:  # any fault of rendering is one line and a deferral, not a crash
-        _unbuildable(store, delivery, label, exc, now(), report)
-        return False
+        _unbuildable(store, health, delivery, label, exc, now(), report)
+        return None
     try:
         transport.send(delivery.message_id, message)
     except DeliveryUncertainError as exc:
-        _uncertain(store, delivery, label, exc, now(), report)
-        return False
+        _uncertain(store, health, delivery, label, exc, now(), report)
+        return None
     except TemporaryDeliveryError as exc:
         retry_at = now() + _backoff(delivery.attempts)
         store.mark_retry(delivery.id, str(exc), retry_at)
-        store.record_transport_failure(str(exc), now())
+        health.failure(str(exc), now())
         log.warning(
             "delivery %s deferred until %s: %s",
             label,
@@ -569,24 +613,22 @@ def _send_one(
             exc,
         )
         report.retry.append(label)
-        return False
+        return None
     except PermanentDeliveryError as exc:
         store.mark_failed(delivery.id, str(exc))
         if not isinstance(exc, RecipientRefusedError):  # the relay refuses our messages
-            store.record_transport_failure(str(exc), now())
+            health.failure(str(exc), now())
         log.error("delivery %s failed for good: %s", label, exc)
         report.failed.append(label)
-        return False
+        return None
     except Exception as exc:  # a fault the transport did not classify: it may have sent
         fault = DeliveryUncertainError(
             f"unexpected fault while sending ({type(exc).__name__}): {exc}"
         )
         log.debug("delivery %s: the fault in full", label, exc_info=exc)
-        _uncertain(store, delivery, label, fault, now(), report)
-        return False
-    log.info("delivered %s", label)
-    report.sent.append(label)
-    return True
+        _uncertain(store, health, delivery, label, fault, now(), report)
+        return None
+    return now()
 
 
 #: Why a delivery planned for an address no longer in the config is not sent.
@@ -602,6 +644,7 @@ def _backoff(attempts: int) -> dt.timedelta:
 
 def _unbuildable(
     store: Store,
+    health: _Health,
     delivery: Delivery,
     label: str,
     exc: Exception,
@@ -614,7 +657,7 @@ def _unbuildable(
     problem = f"cannot build the message ({type(exc).__name__}): {exc}"
     retry_at = now + _backoff(delivery.attempts)
     store.mark_retry(delivery.id, problem, retry_at)
-    store.record_transport_failure(problem, now)
+    health.failure(problem, now)
     log.error(
         "delivery %s deferred until %s: %s", label, retry_at.isoformat(timespec="seconds"), problem
     )
@@ -624,6 +667,7 @@ def _unbuildable(
 
 def _uncertain(
     store: Store,
+    health: _Health,
     delivery: Delivery,
     label: str,
     exc: DeliveryUncertainError,
@@ -632,7 +676,7 @@ def _uncertain(
 ) -> None:
     """Record an uncertain outcome: resend once (the relay may have lost it), then stop."""
     if not isinstance(exc, DeliveryAbandonedError):  # a stop is no fault of the transport
-        store.record_transport_failure(str(exc), now)
+        health.failure(str(exc), now)
     if delivery.uncertain < UNCERTAIN_RESENDS:
         retry_at = now + _backoff(delivery.attempts)
         store.mark_uncertain(

@@ -380,8 +380,7 @@ class DeliveryRepository:
             )
 
     def mark_all_sent(self, delivery_ids: Sequence[int], now: dt.datetime) -> None:
-        """:meth:`mark_sent` for several deliveries and :meth:`record_transport_success`, in
-        one transaction: the transport accepted every one of them."""
+        """:meth:`mark_sent` for several deliveries, in one transaction."""
         if not delivery_ids:
             return
         with self.db.transaction() as conn:
@@ -389,11 +388,6 @@ class DeliveryRepository:
                 "UPDATE deliveries SET status = 'sent', sent_at = ?, lease_until = NULL, "
                 f"last_error = NULL WHERE id IN ({marks(delivery_ids)})",
                 (ts(now), *delivery_ids),
-            )
-            conn.execute(
-                "UPDATE transport_health SET failing_since = NULL, consecutive_failures = 0, "
-                "last_success_at = ? WHERE id = 1",
-                (ts(now),),
             )
 
     def mark_retry(self, delivery_id: int, error: str, next_attempt_at: dt.datetime) -> None:
