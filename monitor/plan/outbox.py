@@ -512,6 +512,7 @@ class _DigestSource:
         self.releases: dict[int, Release] = {}
         self.items: dict[int, list[DeliveryItem]] = {}
         self.changes: dict[tuple[int, int], str] = {}
+        self.labels: dict[tuple[str, dt.datetime, str, int], str] = {}
 
     def load(self, batch: list[Delivery]) -> None:
         """Read the items of ``batch`` and every release they name not read yet."""
@@ -528,13 +529,15 @@ class _DigestSource:
             for row_id, updated in self.items.get(delivery.id, ())
             if row_id in self.releases
         )
+        period = (delivery.digest_key, delivery.created_at, sub.timezone, sub.weekday_index)
+        label = self.labels.get(period)
+        if label is None:
+            label = self.labels[period] = period_label(*period)
         return Digest(
             subscriber_email=delivery.subscriber,
             subscriber_name=sub.name,
             key=delivery.digest_key,
-            label=period_label(
-                delivery.digest_key, delivery.created_at, sub.timezone, sub.weekday_index
-            ),
+            label=label,
             items=items,
             message_id=delivery.message_id,
             created_at=delivery.created_at,

@@ -345,12 +345,15 @@ class _Body:
     cte: str
     lines: tuple[str, ...]  # the part's text, split at "\n", with the marks in
     slots: tuple[int, ...]  # indices of the lines holding a mark
-    chunks: tuple[str, ...]  # encoded text between the slots (len(slots) + 1), "\n" line ends
+    chunks: tuple[bytes, ...]  # encoded bytes between the slots (len(slots) + 1), ``linesep`` ends
     rest_max: int  # the longest line (UTF-8 bytes) that is not a slot
     ascii: bool  # the whole text is ASCII
+    linesep: str
 
     @classmethod
-    def of(cls, text: str, cte: str, payload: str, marks: Sequence[str]) -> _Body | None:
+    def of(
+        cls, text: str, cte: str, payload: str, marks: Sequence[str], linesep: str
+    ) -> _Body | None:
         """The part whose :mod:`email` encoding is ``payload``, or None when encoding it line
         by line would not give exactly ``payload`` (then every reader's part is built whole)."""
         if "\r" in text:
@@ -368,13 +371,15 @@ class _Body:
         bounds = [-1, *slots, len(lines)]
         chunks = tuple(
             "".join(e + "\n" for e in encoded[start + 1 : stop])
+            .replace("\n", linesep)
+            .encode("ascii")
             for start, stop in itertools.pairwise(bounds)
         )
         rest = [len(line.encode("utf-8")) for i, line in enumerate(lines) if i not in slots]
-        return cls(cte, tuple(lines), slots, chunks, max(rest, default=0), text.isascii())
+        return cls(cte, tuple(lines), slots, chunks, max(rest, default=0), text.isascii(), linesep)
 
-    def personal(self, values: Mapping[str, str]) -> str | None:
-        """The encoded part (``"\n"`` line ends) with ``values`` put for their marks, or None
+    def personal(self, values: Mapping[str, str]) -> list[bytes] | None:
+        """The encoded part (``linesep`` line ends) with ``values`` put for their marks, or None
         when they would change how :mod:`email` encodes the part (its 7bit test looks at line
         lengths; its choice between quoted-printable and base64 at the first ten lines)."""
         filled = [_fill(self.lines[i], values) for i in self.slots]
@@ -391,12 +396,12 @@ class _Body:
             lines = list(self.lines)
             for i, line in zip(self.slots, filled, strict=True):
                 lines[i] = line
-            return _base64_body(lines)
+            return [_base64_body(lines).replace("\n", self.linesep).encode("ascii")]
         out = [self.chunks[0]]
         for line, chunk in zip(filled, self.chunks[1:], strict=True):
-            out.append(_encode_line(line, self.cte) + "\n")
+            out.append((_encode_line(line, self.cte) + "\n").replace("\n", self.linesep).encode())
             out.append(chunk)
-        return "".join(out)
+        return out
 
 
 def _fill(line: str, values: Mapping[str, str]) -> str:
@@ -479,7 +484,7 @@ class PreparedDigest:
         for number, (part, text) in enumerate(zip(parts, texts, strict=True)):
             payload = part.get_payload()
             self._bodies.append(
-                _Body.of(text, str(part["Content-Transfer-Encoding"]), payload, marks)
+                _Body.of(text, str(part["Content-Transfer-Encoding"]), payload, marks, linesep)
             )
             part.set_payload(f"{m.part}{number}\n")
         self.boundary = "=" * 15 + f"{secrets.randbelow(10**19):019d}" + "=="
@@ -525,7 +530,7 @@ class PreparedDigest:
         html_values = {mark: _html_attribute(value) for mark, value in values.items()}
         if len(self._bodies) > 1 and None in html_values.values():
             return None
-        fields = {
+        fields: dict[str, bytes | list[bytes]] = {
             "to": f"To: {nl.join(to.splitlines())}{nl}".encode("ascii"),
             "message-id": message_id_field(_message_id(message_id), linesep=nl),
             "list-unsubscribe": (
@@ -539,10 +544,16 @@ class PreparedDigest:
             encoded = body.personal(part_values)  # type: ignore[arg-type]
             if encoded is None:
                 return None
-            fields[f"part{number}"] = (encoded if nl == "\n" else encoded.replace("\n", nl)).encode(
-                "ascii"
-            )
-        return b"".join(s if isinstance(s, bytes) else fields[s] for s in self._segments)
+            fields[f"part{number}"] = encoded
+        out: list[bytes] = []
+        for segment in self._segments:
+            if isinstance(segment, bytes):
+                out.append(segment)
+            elif segment.startswith("part"):
+                out += fields[segment]  # type: ignore[arg-type]
+            else:
+                out.append(fields[segment])  # type: ignore[arg-type]
+        return b"".join(out)
 
 
 def _html_attribute(value: str) -> str | None:
