@@ -91,6 +91,8 @@ class RecordingHandler:
     refused: list[str] = field(default_factory=list)  # the replies of refused message data
     received: list[ReceivedMessage] = field(default_factory=list)
     connections: int = 0
+    noops: int = 0  # NOOP commands received
+    mail_421_after: int | None = None  # after this many messages on a connection, 421 to MAIL
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_EHLO(
@@ -113,6 +115,11 @@ class RecordingHandler:
             self.drop_on_mail -= 1
             server.transport.abort()
         self._hang_up_if_done(server, session)
+        if (
+            self.mail_421_after is not None
+            and getattr(session, "accepted", 0) >= self.mail_421_after
+        ):
+            return "421 4.4.2 idle too long, closing connection"
         if self.mail_reply:
             return self.mail_reply
         envelope.mail_from = address
@@ -165,6 +172,8 @@ class RecordingHandler:
         return False
 
     async def handle_NOOP(self, server: Any, session: Session, envelope: Envelope, arg: str) -> str:
+        with self._lock:
+            self.noops += 1
         self._hang_up_if_done(server, session)
         return "250 OK"
 
@@ -231,6 +240,7 @@ def running_smtp_server(
     final_reply_delay: float = 0.0,
     offer_8bitmime: bool = True,
     strict_7bit: bool = False,
+    mail_421_after: int | None = None,
 ) -> Iterator[SmtpTestServer]:
     """Start an aiosmtpd server on 127.0.0.1 with the chosen behaviour; stop it afterwards."""
     handler = RecordingHandler(
@@ -243,6 +253,7 @@ def running_smtp_server(
         final_reply_delay=final_reply_delay,
         offer_8bitmime=offer_8bitmime,
         strict_7bit=strict_7bit,
+        mail_421_after=mail_421_after,
     )
     kwargs: dict[str, Any] = {}
     if tls == "starttls":

@@ -349,6 +349,7 @@ class _Body:
     rest_max: int  # the longest line (UTF-8 bytes) that is not a slot
     ascii: bool  # the whole text is ASCII
     linesep: str
+    marks: frozenset[str]  # the marks that occur in the part
 
     @classmethod
     def of(
@@ -362,6 +363,7 @@ class _Body:
         if text.endswith("\n"):
             lines.pop()
         slots = tuple(i for i, line in enumerate(lines) if any(m in line for m in marks))
+        used = frozenset(m for m in marks if any(m in lines[i] for i in slots))
         encoded = [_encode_line(line, cte) for line in lines]
         if cte == "base64":
             if _base64_body(lines) != payload:
@@ -376,7 +378,9 @@ class _Body:
             for start, stop in itertools.pairwise(bounds)
         )
         rest = [len(line.encode("utf-8")) for i, line in enumerate(lines) if i not in slots]
-        return cls(cte, tuple(lines), slots, chunks, max(rest, default=0), text.isascii(), linesep)
+        return cls(
+            cte, tuple(lines), slots, chunks, max(rest, default=0), text.isascii(), linesep, used
+        )
 
     def personal(self, values: Mapping[str, str]) -> list[bytes] | None:
         """The encoded part (``linesep`` line ends) with ``values`` put for their marks, or None
@@ -527,9 +531,6 @@ class PreparedDigest:
         }
         if any(self.boundary in v for v in (*values.values(), to, links.header())):
             return None
-        html_values = {mark: _html_attribute(value) for mark, value in values.items()}
-        if len(self._bodies) > 1 and None in html_values.values():
-            return None
         fields: dict[str, bytes | list[bytes]] = {
             "to": f"To: {nl.join(to.splitlines())}{nl}".encode("ascii"),
             "message-id": message_id_field(_message_id(message_id), linesep=nl),
@@ -540,8 +541,14 @@ class PreparedDigest:
         for number, body in enumerate(self._bodies):
             if body is None:
                 return None
-            part_values = values if number == 0 else html_values
-            encoded = body.personal(part_values)  # type: ignore[arg-type]
+            if number == 0:  # text/plain: the values as they are
+                part_values = {mark: values[mark] for mark in body.marks}
+            else:  # text/html: as the HTML serialiser writes them
+                html = {mark: _html_attribute(values[mark]) for mark in body.marks}
+                if None in html.values():
+                    return None
+                part_values = {mark: value for mark, value in html.items() if value is not None}
+            encoded = body.personal(part_values)
             if encoded is None:
                 return None
             fields[f"part{number}"] = encoded
