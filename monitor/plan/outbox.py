@@ -254,29 +254,6 @@ def _plan_batch(
     return [f"{plan.email} {plan.digest_key}" for plan in plans if plan.email.lower() in created]
 
 
-def _plan_one(
-    config: Config,
-    store: Store,
-    sub: SubscriberConfig,
-    period: DuePeriod,
-    now: dt.datetime,
-    release_filter: Callable[[SubscriberConfig, Release], bool],
-) -> bool:
-    window = store.planning_window(sub.email)
-    if window is None:
-        return False
-    if period.due_at <= window.added_at or store.has_delivery(sub.email, period.key):
-        return False
-    through = store.watermarks()
-    due = _due_items(store, sub, window, through, release_filter)
-    items = [(row_id, revision, item.updated) for row_id, revision, item in due]
-    message_id = new_message_id(config, period.key)
-    allow_empty = sub.send_empty and sub.frequency != "immediate"  # "immediate" means "on news"
-    return store.plan_delivery(
-        sub.email, period.key, message_id, items, through=through, now=now, allow_empty=allow_empty
-    )
-
-
 def _due_items(
     store: Store,
     sub: SubscriberConfig,

@@ -66,9 +66,8 @@ class DeliveryRepository:
                                 WHERE i.subscriber = ? AND i.release_id = r.id)
             UNION ALL
             SELECT r.id, r.revision, 1 FROM releases r
-             WHERE EXISTS (SELECT 1 FROM release_revisions v
-                            WHERE v.release_id = r.id AND v.revision > 1
-                              AND v.rowid > ? AND v.rowid <= ?)
+             WHERE r.id IN (SELECT v.release_id FROM release_revisions v
+                             WHERE v.rowid > ? AND v.rowid <= ? AND v.revision > 1)
                AND EXISTS (SELECT 1 FROM delivery_items i
                             WHERE i.subscriber = ? AND i.release_id = r.id AND i.revision < r.revision)
                AND NOT EXISTS (SELECT 1 FROM delivery_items i
