@@ -299,6 +299,18 @@ class TestPreparedDigest:
         three = renderer.message(other_zone, format="html").data
         assert renderer.renders == 3 and len({one, two, three}) == 3
 
+    def test_the_renderings_kept_are_bounded(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Readers whose digests are all their own do not pile renderings up in memory."""
+        monkeypatch.setattr(digest_module, "PREPARED_KEPT", 2)
+        mail = MailConfig.model_validate({"from": "M <m@x.io>"})
+        base = sample_digest(dt.datetime(2026, 11, 27, 1, 0, tzinfo=dt.UTC))
+        renderer = DigestRenderer(mail, THEMES, None)
+        digests = [dataclasses.replace(base, items=base.items[n:]) for n in range(3)]
+        for one in [*digests, digests[2], digests[0]]:
+            renderer.message(one, format="text")
+        assert renderer.renders == 4  # the third was still kept; the first had to go
+        assert len(renderer._prepared) == 2
+
 
 class TestHeaderHelpers:
     def test_strip_controls_is_the_unicode_category_rule(self) -> None:

@@ -21,6 +21,7 @@ not start or end inside an ASCII word, so "AI" does not match "said" nor "UN" "J
 from __future__ import annotations
 
 import binascii
+import collections
 import dataclasses
 import datetime as dt
 import functools
@@ -584,6 +585,10 @@ def message_bytes(message: EmailMessage, linesep: str = "\n") -> bytes:
     return _flatten(message, linesep)
 
 
+#: Distinct digests a :class:`DigestRenderer` keeps rendered (each some tens of kilobytes).
+PREPARED_KEPT = 256
+
+
 class DigestRenderer:
     """Makes the messages of one send pass, rendering each distinct digest once.
 
@@ -607,7 +612,11 @@ class DigestRenderer:
         self.linesep = linesep
         self.sender = address_of(mail.from_)
         self.renders = 0
-        self._prepared: dict[tuple[object, ...], PreparedDigest] = {}
+        # The most recently used renderings, at most PREPARED_KEPT: memory stays bounded when
+        # (almost) every reader's digest is their own.
+        self._prepared: collections.OrderedDict[tuple[object, ...], PreparedDigest] = (
+            collections.OrderedDict()
+        )
         self._releases: dict[int, tuple[Release, int]] = {}
 
     def _serial(self, release: Release) -> int:
@@ -639,7 +648,9 @@ class DigestRenderer:
             tuple((self._serial(i.release), i.updated, i.changes) for i in digest.items),
         )
         prepared = self._prepared.get(key)
-        if prepared is None:
+        if prepared is not None:
+            self._prepared.move_to_end(key)
+        else:
             prepared = PreparedDigest(
                 digest,
                 self.mail,
@@ -650,6 +661,8 @@ class DigestRenderer:
             )
             self.renders += 1
             self._prepared[key] = prepared
+            if len(self._prepared) > PREPARED_KEPT:
+                self._prepared.popitem(last=False)
         data = prepared.message_for(
             digest.subscriber_name, digest.subscriber_email, digest.message_id, links
         )
