@@ -14,6 +14,8 @@ import datetime as dt
 import email
 import email.policy
 import re
+import smtplib
+import sqlite3
 import unicodedata
 from collections.abc import Iterator
 from email.headerregistry import Address
@@ -35,6 +37,7 @@ from monitor.deliver.mailmessage import (
     PreparedMessage,
     mailbox_value,
     message_id_field,
+    plain_address,
     strip_controls,
     verify_unsubscribe_token,
 )
@@ -383,6 +386,14 @@ class TestHeaderHelpers:
             got = None
         assert got == expected
 
+    def test_a_plain_address_is_what_smtplib_would_quote(self) -> None:
+        """MAIL FROM and RCPT TO skip smtplib's parse for plain addresses: same command."""
+        for address in ["a@example.org", "o'brien&co+tag@example.org", "x.y@sub.example.co.kr"]:
+            assert plain_address(address)
+            assert smtplib.quoteaddr(address) == f"<{address}>"
+        for address in ['"q"@example.org', "a..b@example.org", "a@b_c.org", "<a@b.org>"]:
+            assert not plain_address(address)
+
     def test_dot_stuffing_is_smtplibs(self) -> None:
         for data in [b"", b".", b"..\r\n", b"a\r\n.b\r\n", b"\n.\n.", b"x.\r\n.\r\n..y", b"\r."]:
             assert dot_stuff(data) == re.sub(rb"(?m)^\.", b"..", data)
@@ -492,19 +503,25 @@ class TestLedgerWrites:
             )
             ledger.config = config
             sent_before: list[int] = []
+            committed: list[str] = []
             mark_sent = ledger.store.mark_sent
+            other = sqlite3.connect(ledger.store.path)  # sees only what is committed
 
             def spy(delivery_id: int, now: dt.datetime) -> None:
                 sent_before.append(len(server.received))  # messages the server had by then
                 mark_sent(delivery_id, now)
+                row = other.execute("SELECT status FROM deliveries WHERE id = ?", (delivery_id,))
+                committed.append(row.fetchone()[0])
 
             ledger.store.mark_sent = spy  # type: ignore[method-assign]
             begun = count_transactions(ledger.store)
             with SmtpTransport(config.mail.smtp) as smtp:
                 report = send_pass(ledger, smtp)
         assert len(report.sent) == len(READERS) == len(server.received)
+        other.close()
         assert sent_before == list(range(1, len(READERS) + 1))
-        assert len(begun) == len(READERS) + 3  # each "sent", two claims, one health record
+        assert committed == ["sent"] * len(READERS)  # each committed before the next went out
+        assert len(begun) == 3  # two claims, one health record; each "sent" commits on its own
         for message in server.received:
             address = message.rcpt_tos[0]
             assert message.data.replace(b"\r\n", b"\n") == reference(

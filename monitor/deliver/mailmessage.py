@@ -159,7 +159,7 @@ def mailbox_value(name: str | None, addr_spec: str, *, header: str) -> str:
     characters that section allows), shortened with "…" to fit one. Raises ValueError for an
     address no header can hold.
     """
-    if not _DOT_ATOM_ADDRESS.match(addr_spec):  # the common form needs no full parse
+    if not plain_address(addr_spec):  # the common form needs no full parse
         Address(addr_spec=addr_spec)  # e.g. "a..b@example.org": ValueError
         if not addr_spec.isascii() or any(ch in addr_spec for ch in "<>\r\n \t"):
             raise ValueError(f"{addr_spec!r} cannot stand in a mail header without SMTPUTF8")
@@ -175,6 +175,12 @@ def mailbox_value(name: str | None, addr_spec: str, *, header: str) -> str:
     while len(words := _UTF8.header_encode_lines(clean, itertools.repeat(room))) > 1:
         clean = clean[: max(len(clean) - 2, 1)].rstrip() + "…"
     return f"{words[0]}\n <{addr_spec}>"
+
+
+def plain_address(addr_spec: str) -> bool:
+    """Whether ``addr_spec`` is local-part@domain of plain ASCII dot-atoms (RFC 5322 §3.4.1):
+    valid as it is, and written as it is in a header or an SMTP command."""
+    return _DOT_ATOM_ADDRESS.match(addr_spec) is not None
 
 
 def set_mailbox_header(message: EmailMessage, name: str, mailbox: str) -> None:

@@ -32,7 +32,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
@@ -41,7 +41,7 @@ from typing import Protocol, Self, runtime_checkable
 
 from monitor.closing import Closing
 from monitor.config import Config, SmtpConfig
-from monitor.deliver.mailmessage import PreparedMessage
+from monitor.deliver.mailmessage import PreparedMessage, plain_address
 from monitor.errors import (
     DeliveryAbandonedError,
     DeliveryError,
@@ -264,6 +264,23 @@ class _Client:
             self.data_sent = True  # smtplib sends the message and its "." in one call
             if self.sock is not None:
                 self.sock.settimeout(max(self.final_reply_timeout, self.sock.gettimeout() or 0))
+
+    def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        """:meth:`smtplib.SMTP.mail` without parsing a plain address again: for one,
+        ``smtplib.quoteaddr`` gives ``<address>`` (RFC 5321 §4.1.2 Path)."""
+        if not plain_address(sender) or any(o.lower() == "smtputf8" for o in options):
+            return super().mail(sender, options)  # type: ignore[misc,no-any-return]
+        extra = " " + " ".join(options) if options and self.does_esmtp else ""  # type: ignore[attr-defined]
+        self.putcmd("mail", f"FROM:<{sender}>{extra}")  # type: ignore[attr-defined]
+        return self.getreply()  # type: ignore[attr-defined,no-any-return]
+
+    def rcpt(self, recip: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        """:meth:`smtplib.SMTP.rcpt`, as :meth:`mail`."""
+        if not plain_address(recip):
+            return super().rcpt(recip, options)  # type: ignore[misc,no-any-return]
+        extra = " " + " ".join(options) if options and self.does_esmtp else ""  # type: ignore[attr-defined]
+        self.putcmd("rcpt", f"TO:<{recip}>{extra}")  # type: ignore[attr-defined]
+        return self.getreply()  # type: ignore[attr-defined,no-any-return]
 
     def auth(
         self,
