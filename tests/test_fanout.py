@@ -30,7 +30,7 @@ from test_mail_headers import THEMES
 from test_outbox import Ledger, config_with, kst
 
 from monitor import text as chars
-from monitor.config import Config, MailConfig
+from monitor.config import Config, MailConfig, load_config
 from monitor.deliver import transports
 from monitor.deliver.mailmessage import (
     MAIL_POLICY,
@@ -46,6 +46,7 @@ from monitor.models import Classification, ThemeTag
 from monitor.plan import outbox
 from monitor.render import digest as digest_module
 from monitor.render.digest import DigestRenderer, build_message, message_bytes, sample_digest
+from monitor.schedule.app import App
 from monitor.store.sqlite import Store
 
 from smtp_server import running_smtp_server
@@ -620,3 +621,32 @@ def test_the_subscriber_lookup_follows_the_config(tmp_path: Path) -> None:
     fewer = config.model_copy(update={"subscribers": config.subscribers[1:]})
     assert fewer.subscriber("a@example.org") is None
     assert fewer.subscriber("b@example.org") is not None
+
+
+def test_theme_names_without_the_classifier_are_the_classifiers(tmp_path: Path) -> None:
+    """A send pass reads theme names from the taxonomy's data instead of compiling the
+    classifier; the names and their order must be the classifier's, overrides included."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[service]\nstate_dir = "state"\n'
+        '[[themes]]\nid = "arctic"\nname = "Arctic"\npatterns = ["arctic"]\n'
+        '[[themes]]\nid = "cyber"\nname = "Cyber security"\npatterns = ["hacking"]\n'
+        '[[themes]]\nid = "sanctions"\nmode = "replace"\npatterns = ["embargo"]\n'
+        '[[themes]]\nid = "unnamed"\npatterns = ["something"]\n',
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    cheap = App(config)
+    try:
+        names = cheap.theme_names
+        assert "classifier" not in cheap.__dict__  # not built for it
+    finally:
+        cheap.close()
+    built = App(config)
+    try:
+        built.classifier  # noqa: B018 — the classifier first, then its names
+        assert list(built.theme_names.items()) == list(names.items())
+    finally:
+        built.close()
+    assert names["arctic"] == "Arctic" and names["cyber"] == "Cyber security"
+    assert names["unnamed"] == "unnamed"

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import tomllib
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
 
+from monitor import data as packaged_data
 from monitor.classify.themes import Classifier, Taxonomy, ThemeSpec, load_default_taxonomy
 from monitor.clock import Clock, system_clock
 from monitor.closing import Closing
@@ -57,6 +59,18 @@ def theme_spec(theme: ThemeConfig) -> ThemeSpec:
 def build_taxonomy(config: Config) -> Taxonomy:
     """The packaged themes with the config's additions and overrides applied."""
     return load_default_taxonomy().with_overrides(theme_spec(t) for t in config.themes)
+
+
+def theme_names(config: Config) -> dict[str, str]:
+    """Theme id → display name of :func:`build_taxonomy`'s themes, in its order, without
+    compiling them: a config theme's name wins over the packaged one, in either mode."""
+    names = {
+        raw["id"]: raw.get("name", "")
+        for raw in tomllib.loads(packaged_data.read_text("themes.toml"))["themes"]
+    }
+    for theme in config.themes:
+        names[theme.id] = theme.name or names.get(theme.id, "")
+    return {theme_id: name or theme_id for theme_id, name in names.items()}
 
 
 class App(Closing):
@@ -103,8 +117,11 @@ class App(Closing):
 
     @cached_property
     def theme_names(self) -> dict[str, str]:
-        """Theme id → display name, for digests."""
-        return {spec.id: spec.name or spec.id for spec in self.classifier.taxonomy.specs}
+        """Theme id → display name, for digests: read from the taxonomy's data when the
+        classifier is not built yet (a send pass need not compile its rules)."""
+        if "classifier" in self.__dict__:
+            return {spec.id: spec.name or spec.id for spec in self.classifier.taxonomy.specs}
+        return theme_names(self.config)
 
     def reclaim_interrupted_sends(self) -> None:
         """Make deliveries leased by a process that died sendable now, not when the lease ends.
