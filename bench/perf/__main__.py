@@ -32,9 +32,9 @@ def _s(seconds: float) -> str:
     return f"{seconds:,.2f} s" if seconds < 10 else f"{seconds:,.1f} s"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run every measure and print the table."""
-    parser = argparse.ArgumentParser(prog="python -m bench.perf", description=__doc__)
+def main(argv: list[str] | None = None, prog: str = "python -m bench.perf") -> int:
+    """Run every measure (or those of ``--only``) and print the table; returns the exit status."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="small sizes, ~30 s: checks it runs")
     parser.add_argument("--subscribers", type=int, help="fan-out size (default 10,000; smoke 50)")
     parser.add_argument("--large", type=int, help="large archive (default 100,000; smoke 500)")
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"machine: {machine()}")
     print(
-        f"command: python -m bench.perf{' --smoke' if smoke else ''}; medians of interleaved runs "
+        f"command: {prog}{' --smoke' if smoke else ''}; medians of interleaved runs "
         f"(fan-out: {fan_n} repetition(s), others: {reps}); ratio = product / baseline "
         f"for times and bytes, product rate / baseline rate for msg/s; {elapsed:,.0f} s in all"
     )
