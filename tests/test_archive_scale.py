@@ -216,7 +216,7 @@ class TestOneCopyOfEachText:
         assert json.loads(row[2]) == []
 
 
-# -- migration 6 on a database written by the schema before it ---------------------------------
+# -- the archive migration (6) on a database written by the schema before it ---------------------------------
 
 
 def old_schema(path: Path) -> sqlite3.Connection:
@@ -393,7 +393,7 @@ def old_database(tmp_path: Path) -> Iterator[Path]:
     yield path
 
 
-class TestMigration6:
+class TestArchiveMigration:
     def test_converts_losslessly(self, old_database: Path) -> None:
         """Every revision reads back as it was written (texts, hashes, times, rowids); only
         copies of the current text are dropped."""

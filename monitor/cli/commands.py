@@ -16,7 +16,7 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 from monitor.cli.common import command, config_path, load, load_readonly, release_json, say
-from monitor.config import DEFAULT_THEME_IDS, Config, suggest
+from monitor.config import Config, suggest
 from monitor.deliver.transports import MaildirTransport
 from monitor.errors import MonitorError, PermanentDeliveryError, UsageError
 from monitor.ops.lastgood import remember as remember_config
@@ -144,6 +144,8 @@ def releases(args: argparse.Namespace, out: TextIO) -> int:
     Streams: each line is written as its row is read, so memory stays flat and the first line
     comes at once whatever the size of the archive.
     """
+    from monitor.config import DEFAULT_THEME_IDS
+
     config = load_readonly(args)[0]
     if args.theme:
         # The ids alone, as the config's validation knows them: compiling the classifier's
