@@ -360,7 +360,7 @@ def listing_query(
 
 def current_watermarks(conn: sqlite3.Connection) -> Watermarks:
     """:meth:`ReleaseRepository.watermarks` on a connection (inside a caller's transaction)."""
-    # rowid: SQLite's implicit row number of release_revisions (PostgreSQL: an identity column).
+    # rowid: release_revisions.id, its INTEGER PRIMARY KEY (PostgreSQL: an identity column).
     row = conn.execute(
         "SELECT (SELECT COALESCE(MAX(id), 0) FROM releases), "
         "(SELECT COALESCE(MAX(rowid), 0) FROM release_revisions)"
