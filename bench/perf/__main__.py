@@ -176,10 +176,24 @@ def _scale(rows: list[Row], work: Path, small: int, large: int, reps: int) -> No
         fmt_ratio(sc.query.ratio, 1),
     ))  # fmt: skip
     rows.append(Row(
-        f"`releases` with no filter at {large:,}",
-        f"{_s(median([r.wall for r in sc.full]))}, "
-        f"{median([r.peak_rss for r in sc.full]) / 2**20:,.0f} MiB peak memory",
+        f"`releases --theme {scale.THEME} --since {scale.SINCE}`, {k}",
+        f"{_ms(median(sc.query_flat.product))} vs {_ms(median(sc.query_flat.baseline))} "
+        f"({sc.query_rows[1]:,} vs {sc.query_rows[0]:,} releases printed)",
+        "", fmt_ratio(sc.query_flat.ratio, 2) + "×",
     ))  # fmt: skip
+    full_mib = median([r.peak_rss for r in sc.full]) / 2**20
+    rows.append(Row(
+        f"`releases` with no filter at {large:,}",
+        f"{_s(median([r.wall for r in sc.full]))}, {full_mib:,.0f} MiB peak memory",
+    ))  # fmt: skip
+    if sc.full_mid:
+        mid_mib = median([r.peak_rss for r in sc.full_mid]) / 2**20
+        rows.append(Row(
+            f"`releases` with no filter, peak memory, {large:,} vs {sc.mid:,} releases",
+            f"{full_mib:,.0f} MiB vs {mid_mib:,.0f} MiB "
+            f"({_s(median([r.wall for r in sc.full_mid]))} at {sc.mid:,})",
+            "", fmt_ratio(full_mib / mid_mib, 2) + "×",
+        ))  # fmt: skip
     rows.append(Row(
         "database bytes per release",
         f"{sc.db_bytes / sc.releases:,.0f} B",

@@ -139,21 +139,34 @@ def _failures_said_once() -> Iterator[None]:
 
 @command("releases")
 def releases(args: argparse.Namespace, out: TextIO) -> int:
-    """List stored releases, newest first (--json: one object per line)."""
-    with App(load_readonly(args)[0]) as app:
-        if args.theme and args.theme not in app.theme_names:
-            known = sorted(app.theme_names)
+    """List stored releases, newest first (--json: one object per line).
+
+    Streams: each line is written as its row is read, so memory stays flat and the first line
+    comes at once whatever the size of the archive.
+    """
+    from monitor.config import DEFAULT_THEME_IDS
+
+    config = load_readonly(args)[0]
+    if args.theme:
+        # The ids alone, as the config's validation knows them: compiling the classifier's
+        # rules (most of a second) is not needed to list releases.
+        known = sorted(set(DEFAULT_THEME_IDS) | {theme.id for theme in config.themes})
+        if args.theme not in known:
             raise UsageError(
                 f"unknown theme {args.theme!r}{suggest(args.theme, known)} (known: {', '.join(known)})"
             )
-        found = app.store.releases(theme=args.theme, since=args.since, limit=args.limit)
-    for release in found:
-        if args.json:
-            print(json_for_terminal(release_json(release)), file=out)
-        else:
-            date = release.date.isoformat() if release.date else "????-??-??"
-            themes = ",".join(release.theme_ids) or "-"
-            print(for_terminal(f"{date}  {release.id:<16} {release.title}  [{themes}]"), file=out)
+    with App(config) as app:
+        for release in app.store.iter_releases(
+            theme=args.theme, since=args.since, limit=args.limit, evidence=False
+        ):
+            if args.json:
+                print(json_for_terminal(release_json(release)), file=out)
+            else:
+                date = release.date.isoformat() if release.date else "????-??-??"
+                themes = ",".join(release.theme_ids) or "-"
+                print(
+                    for_terminal(f"{date}  {release.id:<16} {release.title}  [{themes}]"), file=out
+                )
     return 0
 
 
