@@ -136,28 +136,27 @@ _XML_FORBIDDEN_C0_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _XML_FORBIDDEN_C0 = {
     c: (" " if chr(c).isspace() else None) for c in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20))
 }
-# A numeric character reference, as html.parser reads one (the ``;`` is optional).
-_NUMERIC_REF_RE = re.compile(r"&#(?:[xX][0-9a-fA-F]+|[0-9]+);?")
-_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# A numeric character reference to a C0 control (``&#27;``, ``&#x1b;``): libxml2 may store U+FFFD.
+_C0_REF_RE = re.compile(r"&#(?:[xX]0*([0-9a-fA-F]{1,2})|0*([0-9]{1,2}))(?![0-9a-fA-F]);?")
+_SURROGATE_RE = re.compile("[\\ud800-\\udfff]")
 # Where html.parser sees a start tag (its ``starttagopen``): no such place, no element.
 _START_TAG_RE = re.compile(r"<[a-zA-Z]")
 
 
-def _numeric_ref(match: re.Match[str]) -> str:
-    """A reference to a character html.parser drops (a non-character, most controls), or to a
-    forbidden C0 control, resolved here as html.parser did; any other is left to libxml2."""
-    value = html.unescape(match.group())
-    if not value:
-        return ""
-    if len(value) == 1 and ord(value) in _XML_FORBIDDEN_C0:
-        return _XML_FORBIDDEN_C0[ord(value)] or ""
+def _c0_ref(match: re.Match[str]) -> str:
+    """A reference to a forbidden C0 control resolved as the control itself is (dropped, or a
+    space); any other reference is left to libxml2, which decodes it as html.parser did."""
+    hex_digits, decimal = match.groups()
+    code = int(hex_digits, 16) if hex_digits else int(decimal)
+    if code and code in _XML_FORBIDDEN_C0:  # ``&#0;`` is U+FFFD for both
+        return _XML_FORBIDDEN_C0[code] or ""
     return match.group()
 
 
 def _prepare(markup: str) -> str:
     """``markup`` with what libxml2 would turn into U+FFFD resolved as the text rules want."""
     if "&#" in markup:
-        markup = _NUMERIC_REF_RE.sub(_numeric_ref, markup)
+        markup = _C0_REF_RE.sub(_c0_ref, markup)
     if _XML_FORBIDDEN_C0_RE.search(markup):
         markup = markup.translate(_XML_FORBIDDEN_C0)
     return markup
