@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import ParamSpec, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
 from lxml import etree
 
 from monitor import text as chars
@@ -175,8 +174,9 @@ def _html_root(markup: str) -> Node | None:
     try:
         data = markup.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: no page can carry them
-        data = _SURROGATE_RE.sub("\ufffd", markup).encode("utf-8")
-    parser = lxml.html.HTMLParser(
+        markup = _SURROGATE_RE.sub("\ufffd", markup)
+        data = markup.encode("utf-8")
+    parser = etree.HTMLParser(
         encoding="utf-8", huge_tree=True, no_network=True, default_doctype=False, collect_ids=False
     )  # one per page (~2 µs): a parser's error log is its own, whichever thread parses
     try:
@@ -272,15 +272,20 @@ def _is_element(node: Node) -> bool:
     return isinstance(node.tag, str)
 
 
+def _source_text(text: str) -> str:
+    """Text as :func:`_text_parts` reads it: newlines of the source are spaces."""
+    return _SOURCE_NEWLINES_RE.sub(" ", text) if "\n" in text or "\r" in text else text
+
+
 def _push_children(stack: list[Node | str], node: Node) -> None:
     """Queue ``node``'s text and children (each followed by its tail) on a last-in-first-out
-    stack, text read as :func:`_text_parts` reads it (newlines of the source are spaces)."""
+    stack, text read as :func:`_text_parts` reads it."""
     for child in reversed(node):
         if child.tail:
-            stack.append(_SOURCE_NEWLINES_RE.sub(" ", child.tail))
+            stack.append(_source_text(child.tail))
         stack.append(child)
     if node.text:
-        stack.append(_SOURCE_NEWLINES_RE.sub(" ", node.text))
+        stack.append(_source_text(node.text))
 
 
 def _text_parts(stack: list[Node | str]) -> Iterator[str]:
@@ -324,7 +329,7 @@ def html_to_text(markup: Node | str) -> str:
     stack: list[Node | str] = []
     for after in reversed(list(root.itersiblings())):  # content after </html>
         if after.tail:
-            stack.append(_SOURCE_NEWLINES_RE.sub(" ", after.tail))
+            stack.append(_source_text(after.tail))
         stack.append(after)
     _push_children(stack, root)
     return paragraph_text("".join(_text_parts(stack)))
@@ -413,6 +418,13 @@ _X_CLASS_CANDIDATES = etree.XPath(".//*[contains(@class, $name)]", smart_strings
 _X_ALL_CLASS_CANDIDATES = etree.XPath("//*[contains(@class, $name)]", smart_strings=False)
 
 
+def _document_iter(root: Node, tag: str) -> Iterator[Node]:
+    """Every ``tag`` element of the document, in order: under the root, then after it."""
+    yield from root.iter(tag)
+    for after in root.itersiblings():
+        yield from after.iter(tag)
+
+
 def _nodes(xpath: etree.XPath, node: Node, **variables: str) -> list[Node]:
     """The elements an element-selecting XPath finds from ``node``, in document order."""
     found = xpath(node, **variables)
@@ -426,7 +438,6 @@ def _first_with_class(node: Node, name: str, *, anywhere: bool = False) -> Node 
     return next((el for el in _nodes(xpath, node, name=name) if _has_class(el, name)), None)
 
 
-_X_TITLES = etree.XPath('//h2[ancestor::*[contains(@class, "bo_head")]]', smart_strings=False)
 _X_TABLES = etree.XPath("//table", smart_strings=False)
 _X_BODY_ROWS = etree.XPath("//table//tbody//tr", smart_strings=False)
 _X_TABLE_ROWS = etree.XPath("//table//tr", smart_strings=False)
@@ -728,7 +739,7 @@ def parse_article(markup: str, page_url: str, *, fetched_url: str | None = None)
     title_node = next(
         (
             h2
-            for h2 in _nodes(_X_TITLES, root)
+            for h2 in _document_iter(root, "h2")
             if any(_has_class(above, "bo_head") for above in h2.iterancestors())
         ),
         None,
