@@ -114,7 +114,7 @@ def _pages(kind: str) -> list[tuple[str, str]]:
     return [(p.read_text("utf-8"), u) for p, u in zip(paths, url, strict=True)]
 
 
-def parse_cpu(reps: int, kind: str = "article") -> Paired:
+def parse_cpu(reps: int, kind: str = "article", passes: int = PASSES) -> Paired:
     """CPU seconds per ``kind`` page ("article" or "listing"): the product's parser against the
     parser as it was before issue 10 (:mod:`bench.perf.baseline_parse`), interleaved.
 
@@ -124,20 +124,18 @@ def parse_cpu(reps: int, kind: str = "article") -> Paired:
     docs = _pages(kind)
     mine = _product.parse_article if kind == "article" else _product.parse_listing
     old = baseline_parse.parse_article if kind == "article" else baseline_parse.parse_listing
-    for markup, url in docs:
+    for markup, url in docs:  # also the warm-up: selectors compiled once, as in a long backfill
         if mine(markup, url) != old(markup, url):
             raise AssertionError(f"{url}: the product's parser and today's disagree")
 
     def timed(parse: Callable[[str, str], object]) -> Callable[[], float]:
         def run() -> float:
             start = time.process_time()
-            for _ in range(PASSES):
+            for _ in range(passes):
                 for markup, url in docs:
                     parse(markup, url)
-            return (time.process_time() - start) / (PASSES * len(docs))
+            return (time.process_time() - start) / (passes * len(docs))
 
         return run
 
-    timed(mine)()  # compile selectors and the like once, as a long backfill does
-    timed(old)()
     return interleave(reps, timed(mine), timed(old))
