@@ -374,10 +374,48 @@ class TestWhereLibxml2ReadsDifferently:
         assert (entry.seq, entry.title) == (2, "Title")
         assert before.parse_listing(page, LIST_URL).entries[0].title == "Title inner"
 
+    def test_a_name_in_a_link_that_looks_like_an_entity_is_kept(self) -> None:
+        """``&copy=1`` in an attribute is no reference (followed by ``=``: HTML's rule for
+        attributes); html.parser decoded it, so the link pointed elsewhere (``©=1``)."""
+        page = article(tail="<a href='./down.do?seq=7&copy=1&para=2&amp;file_seq=3'>f.pdf</a>")
+        (attachment,) = board.parse_article(page, VIEW_URL).attachments
+        assert attachment.url == f"{ORIGIN}/eng/brd/m_5676/down.do?seq=7&copy=1&para=2&file_seq=3"
+        (theirs,) = before.parse_article(page, VIEW_URL).attachments
+        assert theirs.url.endswith("seq=7©=1¶=2&file_seq=3")
+
     def test_control_characters_in_links_are_not_part_of_the_url(self) -> None:
         page = article(tail="<a href='./down.do?seq=7&file_seq=1\x1b'>f.pdf</a>")
         (attachment,) = board.parse_article(page, VIEW_URL).attachments
         assert attachment.url == f"{ORIGIN}/eng/brd/m_5676/down.do?seq=7&file_seq=1"
+
+
+class TestHeadingsHoldingBlocks:
+    """libxml2 ends an open ``<h2>`` at a ``<p>`` or ``<table>`` (HTML 4's rule); browsers
+    and html.parser nest them. A title that comes out empty so is read from html.parser's tree."""
+
+    @pytest.mark.parametrize(
+        ("markup", "title"),
+        [
+            ("<p>Title in a paragraph</p>", "Title in a paragraph"),
+            ("<table><tr><td>Title in a table</td></tr></table>", "Title in a table"),
+            ("<p>Two</p><p>paragraphs</p>", "Two paragraphs"),
+        ],
+    )
+    def test_title_wrapped_in_a_block(
+        self, markup: str, title: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.INFO, logger="monitor.parse.board")
+        new, old = both_articles(article(title=markup, tail="<a href='down.do?seq=7'>f.pdf</a>"))
+        assert new == old
+        assert (new.title, new.body) == (title, "1. Text.")
+        assert new.date is not None and new.attachments
+        assert "title read from html.parser's tree" in caplog.text
+
+    def test_an_empty_title_stays_empty(self) -> None:
+        """``<h2></h2>`` is read as before: an empty title, not an error."""
+        new, old = both_articles(article(title=""))
+        assert new == old
+        assert new.title == ""
 
 
 class TestDepth:

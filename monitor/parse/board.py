@@ -153,11 +153,14 @@ def _c0_ref(match: re.Match[str]) -> str:
 
 
 def _prepare(markup: str) -> str:
-    """``markup`` with what libxml2 would turn into U+FFFD resolved as the text rules want."""
+    """``markup`` with what libxml2 would turn into U+FFFD resolved as the text rules want;
+    lone surrogates (no UTF-8 page can carry them) become U+FFFD."""
     if "&#" in markup:
         markup = _C0_REF_RE.sub(_c0_ref, markup)
     if _XML_FORBIDDEN_C0_RE.search(markup):
         markup = markup.translate(_XML_FORBIDDEN_C0)
+    if not markup.isascii() and _SURROGATE_RE.search(markup):
+        markup = _SURROGATE_RE.sub("\ufffd", markup)
     return markup
 
 
@@ -171,11 +174,7 @@ def _html_root(markup: str) -> Node | None:
     built by Python's ``html.parser`` instead, nesting as its tags say.
     """
     markup = _prepare(markup)
-    try:
-        data = markup.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates: no page can carry them
-        markup = _SURROGATE_RE.sub("\ufffd", markup)
-        data = markup.encode("utf-8")
+    data = markup.encode("utf-8")
     parser = etree.HTMLParser(
         encoding="utf-8", huge_tree=True, no_network=True, default_doctype=False, collect_ids=False
     )  # one per page (~2 µs): a parser's error log is its own, whichever thread parses
@@ -736,6 +735,25 @@ def parse_article(markup: str, page_url: str, *, fetched_url: str | None = None)
     changed site). An image-only post parses to an empty body with ``image_only=True``.
     """
     root = _page(markup, page_url)
+    article = _read_article(root, page_url, fetched_url)
+    if not article.title:
+        # libxml2 keeps HTML 4's rule that a <p> or <table> ends an open heading, so
+        # <h2><p>Title</p></h2> leaves the h2 empty, where browsers (and html.parser) nest them.
+        # Such a page is read again from the tree html.parser builds, nesting as written.
+        try:
+            rebuilt = _read_article(_StdlibTree.build(_prepare(markup)), page_url, fetched_url)
+        except ParseError:
+            rebuilt = article
+        if rebuilt.title:
+            logger.info("%s: title read from html.parser's tree", page_url)
+            article = rebuilt
+    if not article.body:
+        logger.warning("%s: empty article body (image-only: %s)", page_url, article.image_only)
+    return article
+
+
+def _read_article(root: Node, page_url: str, fetched_url: str | None) -> Article:
+    """The article in ``root``'s tree (the rules of :func:`parse_article`)."""
     title_node = next(
         (
             h2
@@ -758,8 +776,6 @@ def parse_article(markup: str, page_url: str, *, fetched_url: str | None = None)
     body_node = _body_node(detail, page_url)
     body = html_to_text(body_node)
     image_only = not body and next(body_node.iterdescendants("img"), None) is not None
-    if not body:
-        logger.warning("%s: empty article body (image-only: %s)", page_url, image_only)
     return Article(
         board=board,
         seq=seq,
