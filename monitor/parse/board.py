@@ -405,8 +405,9 @@ def find_date(text: str) -> dt.date | None:
 
 
 # --- finding elements ----------------------------------------------------------------------
-# Compiled once. A class is matched as CSS matches it: one of the whitespace-separated words of
-# ``class`` (XPath 1.0 cannot split on every whitespace, so it only narrows the candidates).
+# XPath compiled once (an lxml XPath object takes a lock per evaluation: threads may share it).
+# A class is matched as CSS matches it: one of the whitespace-separated words of ``class``
+# (XPath 1.0 cannot split on every whitespace, so it only narrows the candidates).
 
 
 def _has_class(node: Node, name: str) -> bool:
