@@ -99,7 +99,7 @@ class TestSameRecordsAsBefore:
 
         def stdlib_only(markup: str) -> Any:
             built.append(markup)
-            return board._StdlibTree.build(board._prepare(markup))
+            return board._soup_tree(board._prepare(markup))
 
         monkeypatch.setattr(board, "_html_root", stdlib_only)
         assert_same(path.read_bytes().decode("utf-8"), page_url(path))
@@ -409,7 +409,7 @@ class TestHeadingsHoldingBlocks:
         assert new == old
         assert (new.title, new.body) == (title, "1. Text.")
         assert new.date is not None and new.attachments
-        assert "title read from html.parser's tree" in caplog.text
+        assert "title read from Beautiful Soup's tree" in caplog.text
 
     def test_an_empty_title_stays_empty(self) -> None:
         """``<h2></h2>`` is read as before: an empty title, not an error."""
@@ -436,7 +436,7 @@ class TestDepth:
         parsed = board.parse_article(page, VIEW_URL)
         assert parsed.body == "1. Before.\ndeep\n2. After."
         assert [a.name for a in parsed.attachments] == ["after.pdf"]
-        assert ("building with html.parser" in caplog.text) is rebuilt
+        assert ("building with Beautiful Soup" in caplog.text) is rebuilt
 
     def test_a_deep_listing_keeps_its_rows(self) -> None:
         title = "<b>" * 3000 + "Deep" + "</b>" * 3000

@@ -6,12 +6,13 @@ wrappers, invisible characters, hard line breaks, image-only posts) each have on
 The HTML-to-text normaliser lives here too and is shared with the feed parser, so a release reads
 the same whichever way it was fetched.
 
-Pages are parsed by libxml2 (through lxml), about thirty times cheaper than Python's
-``html.parser``; the rules below walk its tree. Two of libxml2's habits are undone first, so a
-page reads as it did when ``html.parser`` built the tree: it stores the C0 controls that XML
+Pages are parsed by libxml2 (through lxml), about thirty times cheaper than Beautiful Soup over
+Python's ``html.parser``; the rules below walk its tree. Two of libxml2's habits are undone first,
+so a page reads as it did when Beautiful Soup built the tree: it stores the C0 controls that XML
 forbids as U+FFFD (here they are dropped, or read as spaces where Python calls them whitespace),
-and it stops building at 2,048 levels of nesting (such a page is built by ``html.parser``
-instead, into the same kind of tree: see :func:`_html_root`).
+and it stops building at 2,048 levels of nesting (such a page, and an article whose title
+libxml2 leaves empty, is built by Beautiful Soup instead, into the same kind of tree: see
+:func:`_html_root` and :func:`_soup_tree`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import html
-import html.parser
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -171,7 +171,7 @@ def _html_root(markup: str) -> Node | None:
     told the encoding and neither a ``<meta charset>`` nor an XML declaration can change it.
     Content after ``</html>`` becomes siblings of the root (``//`` searches reach them).
     A page nested deeper than libxml2 builds (2,048 levels: it would silently stop there) is
-    built by Python's ``html.parser`` instead, nesting as its tags say.
+    built by Beautiful Soup over ``html.parser`` instead, nesting as its tags say.
     """
     markup = _prepare(markup)
     data = markup.encode("utf-8")
@@ -184,87 +184,52 @@ def _html_root(markup: str) -> Node | None:
         return None
     if root is not None and parser.error_log.filter_from_fatals():
         logger.info(
-            "libxml2 stopped early (%s); building with html.parser", parser.error_log.last_error
+            "libxml2 stopped early (%s); building with Beautiful Soup", parser.error_log.last_error
         )
-        return _StdlibTree.build(markup)
+        return _soup_tree(markup)
     return root
 
 
-# Elements html.parser (as Beautiful Soup used it) closes at once: they have no content.
-_VOID_TAGS = frozenset(
-    {"area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "menuitem"}
-    | {"meta", "param", "source", "track", "wbr", "basefont", "bgsound", "command", "frame"}
-    | {"image", "isindex", "nextid", "spacer"}
-)
 _XML_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*\Z")
 
 
-class _StdlibTree(html.parser.HTMLParser):
-    """A tree of lxml elements built by Python's ``html.parser``: for pages libxml2 gives up on.
+def _soup_tree(markup: str) -> Node:
+    """A tree of lxml elements built by Beautiful Soup over Python's ``html.parser``: for pages
+    libxml2 gives up on, read exactly as this parser read every page before lxml.
 
     Nesting as the tags say, no HTML rules: an end tag closes the innermost open element of its
     name (or nothing), void elements hold nothing, and content after ``</html>`` stays inside
-    the root. Names XML cannot hold become ``x-unnamed`` (attributes: dropped); comments,
-    processing instructions and declarations become comments.
+    the root (a synthetic ``html`` element). Names XML cannot hold become ``x-unnamed``
+    (attributes: dropped); comments, processing instructions, CDATA and declarations become
+    comments. Copied with an explicit stack, so any depth converts.
     """
+    from bs4 import BeautifulSoup  # only for the rare page that needs it
+    from bs4.element import PreformattedString, Tag
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root: Node = etree.Element("html")
-        self.stack: list[tuple[str, Node]] = [("", self.root)]
-
-    @classmethod
-    def build(cls, markup: str) -> Node:
-        builder = cls()
-        builder.feed(markup.translate({0xFFFE: None, 0xFFFF: None}))  # not XML characters
-        builder.close()
-        return builder.root
-
-    def _append(self, node: Node) -> None:
-        self.stack[-1][1].append(node)
-
-    def _text(self, data: str) -> None:
-        parent = self.stack[-1][1]
-        if len(parent):
-            last = parent[-1]
-            last.tail = (last.tail or "") + data
-        else:
-            parent.text = (parent.text or "") + data
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        element = etree.Element(tag if _XML_NAME_RE.match(tag) else "x-unnamed")
-        for name, value in attrs:
-            if _XML_NAME_RE.match(name):
-                element.set(name, value or "")
-        self._append(element)
-        if tag not in _VOID_TAGS:
-            self.stack.append((tag, element))
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag not in _VOID_TAGS:
-            self.stack.pop()
-
-    def handle_endtag(self, tag: str) -> None:
-        for depth in range(len(self.stack) - 1, 0, -1):
-            if self.stack[depth][0] == tag:
-                del self.stack[depth:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        self._text(data)
-
-    def handle_comment(self, data: str) -> None:
-        self._append(etree.Comment(data.replace("-", "_")))  # "--" is no XML comment text
-
-    def handle_pi(self, data: str) -> None:
-        self.handle_comment(data)
-
-    def handle_decl(self, decl: str) -> None:
-        self.handle_comment(decl)
-
-    def unknown_decl(self, data: str) -> None:
-        self.handle_comment(data)
+    markup = markup.translate({0xFFFE: None, 0xFFFF: None})  # not XML characters
+    soup = BeautifulSoup(markup, "html.parser", multi_valued_attributes=None)
+    root: Node = etree.Element("html")
+    stack: list[tuple[Tag, Node]] = [(soup, root)]
+    while stack:
+        tag, element = stack.pop()
+        last: Node | None = None
+        for child in tag.contents:
+            if isinstance(child, Tag):
+                name = child.name if _XML_NAME_RE.match(child.name) else "x-unnamed"
+                node = etree.SubElement(element, name)
+                for key, value in child.attrs.items():
+                    if _XML_NAME_RE.match(key):
+                        node.set(key, value if isinstance(value, str) else " ".join(value))
+                stack.append((child, node))
+                last = node
+            elif isinstance(child, PreformattedString):  # comment, CDATA, PI, declaration
+                last = etree.Comment(str(child).replace("-", "_"))  # "--" is no comment text
+                element.append(last)
+            elif last is None:
+                element.text = (element.text or "") + str(child)
+            else:
+                last.tail = (last.tail or "") + str(child)
+    return root
 
 
 def _is_element(node: Node) -> bool:
@@ -740,13 +705,13 @@ def parse_article(markup: str, page_url: str, *, fetched_url: str | None = None)
     if not article.title:
         # libxml2 keeps HTML 4's rule that a <p> or <table> ends an open heading, so
         # <h2><p>Title</p></h2> leaves the h2 empty, where browsers (and html.parser) nest them.
-        # Such a page is read again from the tree html.parser builds, nesting as written.
+        # Such a page is read again from the tree Beautiful Soup builds, nesting as written.
         try:
-            rebuilt = _read_article(_StdlibTree.build(_prepare(markup)), page_url, fetched_url)
+            rebuilt = _read_article(_soup_tree(_prepare(markup)), page_url, fetched_url)
         except ParseError:
             rebuilt = article
         if rebuilt.title:
-            logger.info("%s: title read from html.parser's tree", page_url)
+            logger.info("%s: title read from Beautiful Soup's tree", page_url)
             article = rebuilt
     if not article.body:
         logger.warning("%s: empty article body (image-only: %s)", page_url, article.image_only)
