@@ -14,7 +14,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
 
-from monitor.classify.themes import Classifier, Taxonomy, ThemeSpec, load_default_taxonomy
+from monitor.classify.themes import (
+    Classifier,
+    Taxonomy,
+    ThemeSpec,
+    load_default_taxonomy,
+    theme_names,
+)
 from monitor.clock import Clock, system_clock
 from monitor.closing import Closing
 from monitor.config import Config, ThemeConfig
@@ -92,7 +98,11 @@ class App(Closing):
     def poller(self) -> Poller:
         """The source poller (one HTTP session per source), built on first use."""
         return Poller(
-            self.config, self.store, self.classifier, cancel=self.cancel, clock=self.clock
+            self.config,
+            self.store,
+            lambda: self.classifier,  # built only when a release is to be tagged
+            cancel=self.cancel,
+            clock=self.clock,
         )
 
     def close(self) -> None:
@@ -103,8 +113,11 @@ class App(Closing):
 
     @cached_property
     def theme_names(self) -> dict[str, str]:
-        """Theme id → display name, for digests."""
-        return {spec.id: spec.name or spec.id for spec in self.classifier.taxonomy.specs}
+        """Theme id → display name, for digests; read from the theme specs without building
+        the classifier (a send pass with nothing new tags nothing)."""
+        if "classifier" in self.__dict__:
+            return {spec.id: spec.name or spec.id for spec in self.classifier.taxonomy.specs}
+        return theme_names((theme_spec(t) for t in self.config.themes))
 
     def reclaim_interrupted_sends(self) -> None:
         """Make deliveries leased by a process that died sendable now, not when the lease ends.
