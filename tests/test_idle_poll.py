@@ -28,7 +28,6 @@ from monitor.classify import themes
 from monitor.cli.parser import main
 from monitor.fetch.http import STRONG_LAST_MODIFIED_GAP, strong_last_modified
 from monitor.parse import board
-from monitor.schedule import app as app_module
 from monitor.store.sqlite import Store
 
 
@@ -53,7 +52,7 @@ class Counts:
 @pytest.fixture
 def counts(monkeypatch: pytest.MonkeyPatch) -> Counts:
     found = Counts()
-    real_classifier, real_parse = app_module.Classifier, board.parse_listing
+    real_classifier, real_parse = themes.Classifier, board.parse_listing
 
     class CountingClassifier(real_classifier):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -64,7 +63,7 @@ def counts(monkeypatch: pytest.MonkeyPatch) -> Counts:
         found.listings += 1
         return real_parse(*args, **kwargs)
 
-    monkeypatch.setattr(app_module, "Classifier", CountingClassifier)
+    monkeypatch.setattr(themes, "Classifier", CountingClassifier)  # App builds it from here
     monkeypatch.setattr(board, "parse_listing", parse_listing)
     return found
 
@@ -309,3 +308,102 @@ class TestStrongLastModified:
         assert strong_last_modified({"Last-Modified": later, "Date": self.DATE}) is None
         assert strong_last_modified({"Last-Modified": "yesterday", "Date": self.DATE}) is None
         assert strong_last_modified({"Date": self.DATE}) is None
+
+
+# --- the idle poll's store work -------------------------------------------------------------
+
+
+def _release(seq: int) -> Any:
+    from monitor.models import Release
+
+    return Release(
+        id=f"m_5676-{seq}",
+        source="mofa-en",
+        board="m_5676",
+        seq=seq,
+        title=f"Release {seq}",
+        date=None,
+        url=f"https://www.mofa.go.kr/eng/brd/m_5676/view.do?seq={seq}",
+        body="1. Text.",
+        summary="Text.",
+    )
+
+
+def _store_release(store: Store, seq: int) -> None:
+    from monitor.models import Classification
+
+    store.ensure_source("mofa-en", "mofa-board", "https://www.mofa.go.kr/eng/brd/m_5676/list.do")
+    store.insert_release(
+        _release(seq),
+        content_hash=str(seq),
+        baseline=False,
+        poll_run_id=None,
+        classification=Classification((), (), "test"),
+    )
+
+
+class TestOwedListings:
+    def test_rows_listed_unstored_are_owed_until_stored(self, tmp_path: Path) -> None:
+        with Store(tmp_path / "db.sqlite3") as store:
+            _store_release(store, 1)
+            store.mark_listed([("m_5676", 1), ("m_5676", 2), ("m_5679", 3)])
+            assert set(store.owed_listings(["m_5676"])) == {("m_5676", 2)}
+            assert set(store.owed_listings(["m_5676", "m_5679"])) == {
+                ("m_5676", 2),
+                ("m_5679", 3),
+            }
+            _store_release(store, 2)  # a later poll (or backfill) stored it
+            assert store.owed_listings(["m_5676"]) == {}
+            marked = [r[0] for r in store.db.execute("SELECT seq FROM listed WHERE owed = 1")]
+            assert marked == [3], "the mark is gone once the row is stored"
+
+    def test_the_owed_rows_are_read_through_their_partial_index(self, tmp_path: Path) -> None:
+        with Store(tmp_path / "db.sqlite3") as store:
+            for seq in range(200):  # an archive: most listed rows stored, a few owed
+                _store_release(store, seq)
+            store.mark_listed([("m_5676", seq) for seq in range(205)])
+            store.db.execute("ANALYZE")
+            plan = store.db.execute(
+                "EXPLAIN QUERY PLAN SELECT l.board, l.seq, l.first_listed_at, EXISTS (SELECT 1 "
+                "FROM releases r WHERE r.board = l.board AND r.seq = l.seq) FROM listed l "
+                "WHERE l.owed = 1 AND l.board IN (?)",
+                ("m_5676",),
+            ).fetchall()
+        details = " | ".join(str(row[-1]) for row in plan)
+        assert "USING INDEX listed_owed" in details or "USING COVERING INDEX listed_owed" in details
+        assert "SCAN l" not in details.replace("SCAN l USING", "")
+
+    def test_migration_marks_what_an_older_database_owes(self, tmp_path: Path) -> None:
+        from monitor.store.migrations import MIGRATIONS
+
+        path = tmp_path / "old.sqlite3"
+        db = sqlite3.connect(path)
+        for migration in MIGRATIONS[:5]:
+            migration(db)
+        db.execute(
+            "INSERT INTO sources(id, kind, url, created_at) VALUES ('mofa-en', 'k', 'u', 't')"
+        )
+        db.execute(
+            "INSERT INTO releases(board, seq, source_id, title, url, body, content_hash, "
+            "first_seen_at) VALUES ('m_5676', 1, 'mofa-en', 't', 'u', 'b', 'h', 't')"
+        )
+        db.executemany(
+            "INSERT INTO listed(board, seq, first_listed_at) VALUES ('m_5676', ?, ?)",
+            [(1, "2026-11-01T00:00:00+00:00"), (2, "2026-11-02T00:00:00+00:00")],
+        )
+        db.execute(f"PRAGMA user_version = {5}")
+        db.commit()
+        db.close()
+        with Store(path) as store:
+            assert store.schema_version == len(MIGRATIONS)
+            assert set(store.owed_listings(["m_5676"])) == {("m_5676", 2)}
+
+
+def test_a_source_whose_url_changed_forgets_its_validators(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite3") as store:
+        store.ensure_source("mofa-en", "mofa-board", "https://a.example/list.do")
+        store.record_poll_success("mofa-en", etag='"x"', last_modified="Mon, 30 Nov 2026")
+        same = store.ensure_source("mofa-en", "mofa-board", "https://a.example/list.do")
+        assert (same.etag, same.last_modified) == ('"x"', "Mon, 30 Nov 2026")
+        moved = store.ensure_source("mofa-en", "mofa-board", "https://b.example/list.do")
+        assert (moved.etag, moved.last_modified) == (None, None)

@@ -681,9 +681,7 @@ def freshness_seconds(headers: Mapping[str, str], *, now: Clock = system_clock) 
 STRONG_LAST_MODIFIED_GAP = 60.0
 
 
-def strong_last_modified(
-    headers: Mapping[str, str], *, now: Clock = system_clock
-) -> str | None:
+def strong_last_modified(headers: Mapping[str, str], *, now: Clock = system_clock) -> str | None:
     """The ``Last-Modified`` value to send as ``If-Modified-Since`` next time, or None.
 
     A modification date has one-second resolution: a page changed twice within the second it

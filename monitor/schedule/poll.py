@@ -27,9 +27,8 @@ import logging
 import threading
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from monitor.classify.summarize import summarize
-from monitor.classify.themes import Classifier
 from monitor.clock import Clock, system_clock
 from monitor.config import Config, SourceConfig
 from monitor.errors import FetchError, ListingEmptyError, MonitorError, ParseError
@@ -42,9 +41,14 @@ from monitor.fetch.http import (
     build_user_agent,
 )
 from monitor.models import Article, Listing, ListingEntry, Release, SourceOutcome, release_id
-from monitor.parse import board, feed
 from monitor.parse.urls import canonical_article_url, listing_page_url, parse_article_ref
 from monitor.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from monitor.classify.themes import Classifier
+
+# The parsers (bs4), the summariser and the classifier are imported where they are used: an
+# idle poll whose listing answers 304 needs none of them.
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +133,8 @@ class Poller:
         # classifier (compiling its rules costs most of a second).
         self._classifier: Classifier | None = None
         self._classifier_factory: Callable[[], Classifier] | None = None
-        if isinstance(classifier, Classifier):
-            self._classifier = classifier
+        if hasattr(classifier, "classify"):  # a Classifier, not a factory
+            self._classifier = classifier  # type: ignore[assignment]
         else:
             self._classifier_factory = classifier
         self.cancel = cancel  # set by the service when stopping: requests in flight end at once
@@ -390,6 +394,8 @@ class Poller:
         self, source: SourceConfig, max_pages: int, first: FetchResult
     ) -> Iterator[Listing]:
         """The parsed listing pages, from ``first`` (already fetched) on, never conditional."""
+        from monitor.parse import board
+
         fetcher = self.fetcher(source)
         for page in range(1, max_pages + 1):
             url = listing_page_url(source.url, page)
@@ -442,6 +448,8 @@ class Poller:
         A redirect to another release's page (another board or seq) is a failure of this row,
         not a new release: storing it would duplicate that release under the wrong seq.
         """
+        from monitor.parse import board
+
         result = self.fetcher(source).get(entry.url, expect="html")
         answered = parse_article_ref(result.url)
         if answered is not None and answered != (entry.board, entry.seq):
@@ -494,6 +502,8 @@ class Poller:
         max_pages: int = 500,
     ) -> SourceOutcome:
         """Walk the board's date-filtered listing back to ``since`` and store what is missing, unmailed."""
+        from monitor.parse import board, feed
+
         outcome = SourceOutcome(source.id, baseline=True)
         self.store.ensure_source(source.id, source.kind, source.url)
         fetcher = self.fetcher(source)
@@ -541,6 +551,8 @@ class Poller:
         if result.not_modified:
             outcome.not_modified = True
             return SourceMarks(etag=etag, last_modified=last_modified)
+        from monitor.parse import feed
+
         listing = feed.parse_feed(result.text or "", source.url)
         outcome.item_problems.extend(listing.problems)
         for entry in sorted(listing.entries, key=lambda e: (e.date or dt.date.min, e.seq)):
@@ -555,6 +567,8 @@ class Poller:
     # -- storing -------------------------------------------------------------------------------
 
     def _release(self, source: SourceConfig, article: Article) -> Release:
+        from monitor.classify.summarize import summarize
+
         return Release(
             id=release_id(article.board, article.seq),
             source=source.id,

@@ -219,10 +219,26 @@ def _m5_subscriber_removed_at(db: sqlite3.Connection) -> None:
     _run(db, "ALTER TABLE subscribers ADD COLUMN removed_at TEXT;")
 
 
+def _m6_listed_owed(db: sqlite3.Connection) -> None:
+    """``listed.owed`` marks a listing row seen but not stored (its article failed), so a poll
+    finds the few such rows through a partial index instead of anti-joining every row ever
+    listed with ``releases`` (a cost that grew with the archive)."""
+    _run(
+        db,
+        """
+        ALTER TABLE listed ADD COLUMN owed INTEGER NOT NULL DEFAULT 0;
+        UPDATE listed SET owed = 1 WHERE NOT EXISTS
+            (SELECT 1 FROM releases r WHERE r.board = listed.board AND r.seq = listed.seq);
+        CREATE INDEX listed_owed ON listed(board, seq) WHERE owed = 1
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m1_initial,
     _m2_subscription_log,
     _m3_delivery_order_and_transport,
     _m4_source_waits_and_robots,
     _m5_subscriber_removed_at,
+    _m6_listed_owed,
 )
