@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sitekit import LoggedRequest, SiteServer
+from sitekit import FaultyHandler, LoggedRequest, SiteServer
 
 from monitor.classify import themes
 from monitor.cli.parser import main
@@ -265,6 +265,50 @@ def test_a_304_nobody_asked_for_fails_the_source(
     assert main(["--config", str(config), "run-once"]) == 1
     assert "304 Not Modified to a request that was not conditional" in capsys.readouterr().out
     assert stored(config) == {}
+
+
+class _LastModifiedOnly(FaultyHandler):
+    """A server that sends Last-Modified but no ETag."""
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() != "etag":
+            super().send_header(keyword, value)
+
+
+class _WeakETag(FaultyHandler):
+    """A server whose ETags are weak (as a compressing proxy makes them)."""
+
+    def send_header(self, keyword: str, value: str) -> None:
+        super().send_header(keyword, "W/" + value if keyword.lower() == "etag" else value)
+
+
+@pytest.mark.parametrize(
+    ("handler", "header"),
+    [(_LastModifiedOnly, "If-Modified-Since"), (_WeakETag, "If-None-Match")],
+    ids=["last-modified-only", "weak-etag"],
+)
+def test_other_validators_give_the_same_304(
+    tmp_path: Path, handler: type[FaultyHandler], header: str
+) -> None:
+    site_class = type("Site", (SiteServer,), {"handler_class": handler})
+    site = site_class(mode="dynamic").start()
+    try:
+        site.seed_from_corpus(limit=25)
+        _SITE[:] = [site]
+        config = write_config(tmp_path, site)
+        run_once(config)
+        etag, last_modified = validators(config)
+        assert (etag is None) == (handler is _LastModifiedOnly)
+        assert etag is None or etag.startswith("W/")
+        listed = listing_requests(run_once(config))
+        assert [r.status for r in listed] == [304]
+        assert listed[0].headers[header] == (last_modified if etag is None else etag)
+        site.publish(900_004, "Release Behind a Validator", "2026-11-30", "1. New.")
+        assert [r.status for r in listing_requests(run_once(config))] == [200]
+        assert 900_004 in stored(config)
+    finally:
+        _SITE.clear()
+        site.stop()
 
 
 def test_robots_txt_is_read_once_across_two_one_shot_runs(
