@@ -11,7 +11,7 @@ import functools
 import tomllib
 from importlib import resources
 
-__all__ = ["default_theme_ids", "read_text"]
+__all__ = ["default_theme_ids", "default_theme_names", "read_text"]
 
 
 def read_text(name: str) -> str:
@@ -20,7 +20,13 @@ def read_text(name: str) -> str:
 
 
 @functools.cache
+def default_theme_names() -> tuple[tuple[str, str], ...]:
+    """(id, name) of the packaged themes, in the order of ``themes.toml`` ("" when unnamed);
+    the file is parsed once per process for both this and :func:`default_theme_ids`."""
+    data = tomllib.loads(read_text("themes.toml"))
+    return tuple((str(theme["id"]), str(theme.get("name", ""))) for theme in data["themes"])
+
+
 def default_theme_ids() -> tuple[str, ...]:
     """The ids of the packaged themes, in the order of ``themes.toml`` (the digest's order)."""
-    data = tomllib.loads(read_text("themes.toml"))
-    return tuple(theme["id"] for theme in data["themes"])
+    return tuple(theme_id for theme_id, _ in default_theme_names())

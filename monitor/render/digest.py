@@ -27,9 +27,7 @@ import re
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime
-
-import css_inline
-import jinja2
+from typing import TYPE_CHECKING
 
 from monitor.classify.themes import contains_phrase, normalize_text, phrase_regex
 from monitor.config import MailConfig, SubscriberConfig
@@ -48,6 +46,10 @@ from monitor.deliver.mailmessage import (
 from monitor.models import Digest, DigestItem, Release
 from monitor.render.templates import template_text
 from monitor.render.view import OTHER, sections, wrap
+
+if TYPE_CHECKING:  # both are imported when the first mail is rendered, not by planning
+    import css_inline
+    import jinja2
 
 __all__ = [
     "Digest",
@@ -121,6 +123,8 @@ def _context(
 
 @functools.cache
 def _environment() -> jinja2.Environment:
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(template_text),
         autoescape=jinja2.select_autoescape(["html"], default_for_string=False, default=False),
@@ -135,6 +139,8 @@ def _environment() -> jinja2.Environment:
 
 @functools.cache
 def _inliner() -> css_inline.CSSInliner:
+    import css_inline
+
     # Remote stylesheets off: rendering must never fetch anything.
     return css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False)
 

@@ -13,17 +13,20 @@ import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from monitor.classify.themes import Classifier, Taxonomy, ThemeSpec, load_default_taxonomy
 from monitor.clock import Clock, system_clock
 from monitor.closing import Closing
 from monitor.config import Config, ThemeConfig
 from monitor.deliver.transports import Transport, make_transport
 from monitor.ops import alerts
-from monitor.ops.health import Metrics
 from monitor.plan import outbox
 from monitor.schedule.poll import Poller, PollReport
 from monitor.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from monitor.classify.themes import Classifier, Taxonomy, ThemeSpec
+    from monitor.ops.health import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ def theme_spec(theme: ThemeConfig) -> ThemeSpec:
     One ``patterns`` list: the classifier matches those containing Hangul as substrings
     (particles attach to Korean nouns) and the others as whole-word regexes.
     """
+    from monitor.classify.themes import ThemeSpec
+
     return ThemeSpec(
         id=theme.id,
         name=theme.name or "",
@@ -56,6 +61,8 @@ def theme_spec(theme: ThemeConfig) -> ThemeSpec:
 
 def build_taxonomy(config: Config) -> Taxonomy:
     """The packaged themes with the config's additions and overrides applied."""
+    from monitor.classify.themes import load_default_taxonomy
+
     return load_default_taxonomy().with_overrides(theme_spec(t) for t in config.themes)
 
 
@@ -64,7 +71,8 @@ class App(Closing):
 
     ``clock`` is the process's one clock (see :mod:`monitor.clock`), handed to every component
     that stamps or compares time. ``metrics`` are the counters a tick bumps; the service passes
-    its own so that they outlive a config reload (which builds a new App).
+    its own so that they outlive a config reload (which builds a new App). Without them (a
+    one-shot command, which serves no ``/metrics``) nothing is counted.
     """
 
     def __init__(
@@ -78,7 +86,7 @@ class App(Closing):
         self.config = config
         self.clock = clock
         self.cancel = cancel  # set when the process stops: HTTP requests in flight end at once
-        self.metrics = metrics if metrics is not None else Metrics(lambda: self.config)
+        self.metrics = metrics
         self.store = Store.in_dir(config.state_dir, clock=clock)
         self.store.sync_subscribers(s.email for s in config.subscribers)
 
@@ -86,13 +94,19 @@ class App(Closing):
     def classifier(self) -> Classifier:
         """Built on first use: compiling the rules takes most of a second, which read-only
         commands such as ``status`` should not pay."""
+        from monitor.classify.themes import Classifier
+
         return Classifier(build_taxonomy(self.config))
 
     @cached_property
     def poller(self) -> Poller:
         """The source poller (one HTTP session per source), built on first use."""
         return Poller(
-            self.config, self.store, self.classifier, cancel=self.cancel, clock=self.clock
+            self.config,
+            self.store,
+            lambda: self.classifier,  # built only when a release is to be tagged
+            cancel=self.cancel,
+            clock=self.clock,
         )
 
     def close(self) -> None:
@@ -103,8 +117,13 @@ class App(Closing):
 
     @cached_property
     def theme_names(self) -> dict[str, str]:
-        """Theme id → display name, for digests."""
-        return {spec.id: spec.name or spec.id for spec in self.classifier.taxonomy.specs}
+        """Theme id → display name, for digests; read from the theme specs without building
+        the classifier (a send pass with nothing new tags nothing)."""
+        from monitor.classify.themes import theme_names
+
+        if "classifier" in self.__dict__:
+            return {spec.id: spec.name or spec.id for spec in self.classifier.taxonomy.specs}
+        return theme_names(theme_spec(t) for t in self.config.themes)
 
     def reclaim_interrupted_sends(self) -> None:
         """Make deliveries leased by a process that died sendable now, not when the lease ends.
@@ -130,8 +149,9 @@ class App(Closing):
         poll = None
         if sources is None or sources:
             poll = self.poller.poll_all(sources, baseline_only=not send)
-            for outcome in poll.outcomes:
-                self.metrics.observe_poll(outcome)
+            if self.metrics is not None:
+                for outcome in poll.outcomes:
+                    self.metrics.observe_poll(outcome)
         if not send:
             return TickReport(poll, (), None)
         if poll is not None:

@@ -266,6 +266,21 @@ def _m6_archive_at_scale(db: sqlite3.Connection) -> None:
     )
 
 
+def _m7_listed_owed(db: sqlite3.Connection) -> None:
+    """``listed.owed`` marks a listing row seen but not stored (its article failed), so a poll
+    finds the few such rows through a partial index instead of anti-joining every row ever
+    listed with ``releases`` (a cost that grew with the archive)."""
+    _run(
+        db,
+        """
+        ALTER TABLE listed ADD COLUMN owed INTEGER NOT NULL DEFAULT 0;
+        UPDATE listed SET owed = 1 WHERE NOT EXISTS
+            (SELECT 1 FROM releases r WHERE r.board = listed.board AND r.seq = listed.seq);
+        CREATE INDEX listed_owed ON listed(board, seq) WHERE owed = 1
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m1_initial,
     _m2_subscription_log,
@@ -273,6 +288,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m4_source_waits_and_robots,
     _m5_subscriber_removed_at,
     _m6_archive_at_scale,
+    _m7_listed_owed,
 )
 
 #: Migrations after which the file is compacted (``VACUUM``, outside their transaction): they free

@@ -67,16 +67,26 @@ class ReleaseRepository:
         return {int(r[0]) for r in rows}
 
     def owed_listings(self, boards: Iterable[str]) -> dict[tuple[str, int], dt.datetime]:
-        """Rows of these boards listed but never stored (their article failed) → first listed."""
+        """Rows of these boards listed but never stored (their article failed) → first listed.
+
+        Read through the partial index of rows marked ``owed`` when listed unstored, so the
+        cost follows the failures, not the archive; rows stored since (a later poll, backfill)
+        lose the mark here.
+        """
         wanted = list(boards)
         if not wanted:
             return {}
         rows = self.db.conn.execute(
-            f"SELECT l.board, l.seq, l.first_listed_at FROM listed l WHERE l.board IN ({marks(wanted)}) "
-            "AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.board = l.board AND r.seq = l.seq)",
+            "SELECT l.board, l.seq, l.first_listed_at, EXISTS (SELECT 1 FROM releases r "
+            "WHERE r.board = l.board AND r.seq = l.seq) FROM listed l "
+            f"WHERE l.owed = 1 AND l.board IN ({marks(wanted)})",
             wanted,
-        )
-        return {(r[0], int(r[1])): dt.datetime.fromisoformat(r[2]) for r in rows}
+        ).fetchall()
+        paid = [(r[0], int(r[1])) for r in rows if r[3]]
+        if paid:
+            with self.db.transaction() as conn:
+                conn.executemany("UPDATE listed SET owed = 0 WHERE board = ? AND seq = ?", paid)
+        return {(r[0], int(r[1])): dt.datetime.fromisoformat(r[2]) for r in rows if not r[3]}
 
     def mark_listed(self, entries: Iterable[tuple[str, int]]) -> None:
         """Remember listing rows seen (stamped with the store's clock), so the next poll knows
@@ -84,8 +94,10 @@ class ReleaseRepository:
         now = ts(self.db.now())
         with self.db.transaction() as conn:
             conn.executemany(  # ON CONFLICT DO NOTHING: SQLite ≥ 3.24 and PostgreSQL alike
-                "INSERT INTO listed(board, seq, first_listed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                [(board, seq, now) for board, seq in entries],
+                "INSERT INTO listed(board, seq, first_listed_at, owed) VALUES (?, ?, ?, CASE WHEN "
+                "EXISTS (SELECT 1 FROM releases r WHERE r.board = ? AND r.seq = ?) THEN 0 ELSE 1 END) "
+                "ON CONFLICT DO NOTHING",
+                [(board, seq, now, board, seq) for board, seq in entries],
             )
 
     # -- writing releases ----------------------------------------------------------------------
