@@ -217,7 +217,9 @@ HostName = Annotated[str, BeforeValidator(_check_host)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: each model's validator is built when first used, not at import; a config is
+    # validated as a whole, so the section models are built once, inside Config's.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class ServiceConfig(_Strict):
