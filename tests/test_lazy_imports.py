@@ -47,6 +47,14 @@ NOT_FOR_IDLE = (
     "monitor.parse.feed",
     "monitor.schedule.service",
     "monitor.ops.health",
+    "monitor.plan.subscriptions",
+    "monitor.render.digest",
+    "monitor.render.view",
+    "monitor.render.templates",
+    "monitor.classify.themes",
+    "monitor.classify.learn",
+    "monitor.classify.countries",
+    "email.mime",
 )
 
 

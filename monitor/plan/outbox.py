@@ -22,11 +22,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from monitor.clock import local_time_label
 from monitor.config import Config, SubscriberConfig
-from monitor.deliver.mailmessage import mail_domain, mailbox_value
-from monitor.deliver.transports import Transport
 from monitor.errors import (
     DeliveryAbandonedError,
     DeliveryUncertainError,
@@ -34,10 +34,11 @@ from monitor.errors import (
     RecipientRefusedError,
     TemporaryDeliveryError,
 )
-from monitor.models import Delivery, PlanningWindow, Release
-from monitor.render.digest import Digest, DigestItem, build_message, local_time_label, matches
-from monitor.render.view import describe_changes
+from monitor.models import Delivery, Digest, DigestItem, PlanningWindow, Release
 from monitor.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from monitor.deliver.transports import Transport
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,14 @@ class SendReport:
     sent: list[str] = field(default_factory=list)
     retry: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+
+
+def matches(sub: SubscriberConfig, release: Release) -> bool:
+    """:func:`monitor.render.digest.matches`, imported on first use: a tick with nothing to
+    plan imports no renderer."""
+    from monitor.render.digest import matches as rule
+
+    return rule(sub, release)
 
 
 def period_label(key: str, created_at: dt.datetime, zone: str, weekday: int = 0) -> str:
@@ -119,6 +128,8 @@ def due_period(sub: SubscriberConfig, now: dt.datetime, poll_run: int | None) ->
 
 def new_message_id(config: Config, key: str) -> str:
     """A Message-ID frozen at planning, so a retried send carries the same one."""
+    from monitor.deliver.mailmessage import mail_domain
+
     return f"<{uuid.uuid4().hex}.{key.replace(':', '-')}@{mail_domain(config.mail.from_)}>"
 
 
@@ -199,6 +210,8 @@ def item_for(
     """A digest item; an update says what changed since the revision the reader last got."""
     if not updated:
         return DigestItem(release)
+    from monitor.render.view import describe_changes
+
     seen = store.last_seen_revision(email, row_id, before_delivery=delivery_id)
     return DigestItem(release, True, describe_changes(seen, release) if seen else "")
 
@@ -269,6 +282,8 @@ def render(
     config: Config, store: Store, delivery: Delivery, theme_names: Mapping[str, str], secret: bytes
 ) -> EmailMessage:
     """The e-mail of a delivery, identical on every retry (same items, Message-ID and Date)."""
+    from monitor.render.digest import build_message
+
     digest, sub = digest_for(config, store, delivery)
     return build_message(
         digest,
@@ -299,6 +314,8 @@ def send_due(
     send waiting for its final reply is abandoned by the transport and recorded as uncertain
     (:class:`DeliveryAbandonedError`), not as a transport failure.
     """
+    from monitor.deliver.mailmessage import mailbox_value
+
     report = SendReport()
     suppressed = store.suppressed()
     secret = unsubscribe_secret(config, store)

@@ -30,6 +30,7 @@ from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
 from monitor.classify.themes import contains_phrase, normalize_text, phrase_regex
+from monitor.clock import local_time_label  # kept importable from here
 from monitor.config import MailConfig, SubscriberConfig
 from monitor.deliver.mailmessage import (
     MAIL_POLICY,
@@ -162,16 +163,6 @@ def render_html(
 
 
 # --- the message -------------------------------------------------------------------------------
-
-
-def local_time_label(when: dt.datetime) -> str:
-    """``2026-11-27 09:30 KST``: a time as a subscriber reads it, labelled with its zone (the
-    abbreviation, or the UTC offset where the zone has none)."""
-    zone = when.strftime("%Z")
-    if not zone or zone[0] in "+-":
-        offset = when.strftime("%z")  # "+0530"
-        zone = "UTC" + offset[:3] + (f":{offset[3:5]}" if offset[3:5] != "00" else "")
-    return f"{when:%Y-%m-%d %H:%M} {zone}"
 
 
 def _period(digest: Digest) -> str:

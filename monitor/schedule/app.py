@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING
 from monitor.clock import Clock, system_clock
 from monitor.closing import Closing
 from monitor.config import Config, ThemeConfig
-from monitor.deliver.transports import Transport, make_transport
 from monitor.ops import alerts
-from monitor.plan import outbox
 from monitor.schedule.poll import Poller, PollReport
 from monitor.store.sqlite import Store
 
 if TYPE_CHECKING:
     from monitor.classify.themes import Classifier, Taxonomy, ThemeSpec
+    from monitor.deliver.transports import Transport
     from monitor.ops.health import Metrics
+    from monitor.plan import outbox
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,27 @@ def build_taxonomy(config: Config) -> Taxonomy:
     from monitor.classify.themes import load_default_taxonomy
 
     return load_default_taxonomy().with_overrides(theme_spec(t) for t in config.themes)
+
+
+class LazyMapping(Mapping[str, str]):
+    """A read-only mapping built by ``build`` on first access, so a pass that renders nothing
+    never builds it (theme names need the classifier's module)."""
+
+    def __init__(self, build: Callable[[], Mapping[str, str]]) -> None:
+        self._build = build
+
+    @cached_property
+    def _data(self) -> Mapping[str, str]:
+        return self._build()
+
+    def __getitem__(self, key: str) -> str:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 class App(Closing):
@@ -136,6 +157,8 @@ class App(Closing):
 
     def transport(self) -> Transport:
         """A fresh transport for one batch of sends (one SMTP connection per batch)."""
+        from monitor.deliver.transports import make_transport
+
         return make_transport(self.config, cancel=self.cancel)
 
     def tick(self, sources: Collection[str] | None = None, *, send: bool = True) -> TickReport:
@@ -164,6 +187,8 @@ class App(Closing):
         self, *, poll_run: int | None = None
     ) -> tuple[tuple[str, ...], outbox.SendReport]:
         """Freeze every due digest and send every pending delivery."""
+        from monitor.plan import outbox  # imported here: ``status`` and ``--help`` never plan
+
         planned = tuple(
             outbox.plan_due(self.config, self.store, now=self.clock(), poll_run=poll_run)
         )
@@ -172,7 +197,7 @@ class App(Closing):
                 self.config,
                 self.store,
                 transport,
-                self.theme_names,
+                LazyMapping(lambda: self.theme_names),  # read only when a digest is rendered
                 now=self.clock,
                 cancel=self.cancel,
             )
