@@ -67,6 +67,8 @@ def assert_same(markup: str, url: str) -> Any:
         assert [e.seq for e in new.entries] == [e.seq for e in old.entries]
         for mine, theirs in zip(new.entries, old.entries, strict=True):
             for field in dataclasses.fields(mine):
+                if field.name == "title" and theirs.title == "" and mine.title:
+                    continue  # the old parser's one bogus empty title: see test_a_control_…
                 assert getattr(mine, field.name) == getattr(theirs, field.name), (
                     f"entry {mine.seq}: {field.name}"
                 )
@@ -339,6 +341,18 @@ class TestWhereLibxml2ReadsDifferently:
     Found by fuzzing recorded pages (cuts, duplications, inserted tags) against the old parser;
     each case is a page a browser would also show this way.
     """
+
+    def test_a_control_character_after_the_title_does_not_empty_it(self) -> None:
+        """``<b>0</b>`` then ESC: html.parser kept the ESC as the anchor's first string, so the
+        title started there and read as "" (a bogus record); the control is dropped before
+        libxml2 parses, so the title is the text there is. Found by the generated listings."""
+        row = (
+            "<tr><td>5</td><td class='left'><a href='#none' onclick=\"f_view('5');return false;\">"
+            "<b>0</b>\x1b</a></td><td>2026-06-01</td><td class='file'>-</td></tr>"
+        )
+        page = f"<html><body><table><tbody>{row}</tbody></table></body></html>"
+        assert [(e.seq, e.title) for e in board.parse_listing(page, LIST_URL).entries] == [(5, "0")]
+        assert [(e.seq, e.title) for e in before.parse_listing(page, LIST_URL).entries] == [(5, "")]
 
     def test_a_tag_cut_off_at_the_end_is_not_text(self) -> None:
         """A truncated page ending in ``<p cla`` no longer puts ``<p cla`` into the body."""
