@@ -30,3 +30,13 @@ def file_time_ns() -> int:
     (``os.stat().st_mtime_ns``), which the OS stamps with this clock whatever the process's
     :data:`Clock` says. Never a stamp of ours."""
     return time.time_ns()
+
+
+def local_time_label(when: dt.datetime) -> str:
+    """``2026-11-27 09:30 KST``: a time as a subscriber reads it, labelled with its zone (the
+    abbreviation, or the UTC offset where the zone has none)."""
+    zone = when.strftime("%Z")
+    if not zone or zone[0] in "+-":
+        offset = when.strftime("%z")  # "+0530"
+        zone = "UTC" + offset[:3] + (f":{offset[3:5]}" if offset[3:5] != "00" else "")
+    return f"{when:%Y-%m-%d %H:%M} {zone}"

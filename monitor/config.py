@@ -218,7 +218,9 @@ HostName = Annotated[str, BeforeValidator(_check_host)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: each model's validator is built when first used, not at import; a config is
+    # validated as a whole, so the section models are built once, inside Config's.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class ServiceConfig(_Strict):
@@ -516,8 +518,6 @@ def _keyword_contradictions(raw: dict[str, Any]) -> list[str]:
     """An exclude term found in a keyword (whole words, normalised as matching does): every
     release the keyword asks for is dropped. Run on the raw data, so it is reported alongside
     the subscriber's other problems (:func:`monitor.render.digest.matches` is the rule)."""
-    from monitor.classify.themes import contains_phrase, normalize_text
-
     subscribers = raw.get("subscribers")
     problems = []
     for number, sub in enumerate(subscribers if isinstance(subscribers, list) else [], start=1):
@@ -526,6 +526,10 @@ def _keyword_contradictions(raw: dict[str, Any]) -> list[str]:
         keywords, exclude = sub.get("keywords", []), sub.get("exclude", [])
         if not isinstance(keywords, list) or not isinstance(exclude, list):
             continue  # the type error is reported by field validation
+        if not keywords or not exclude:
+            continue  # nothing to contradict: the classifier's text rules are not imported
+        from monitor.classify.themes import contains_phrase, normalize_text
+
         same: list[str] = []
         inside: list[str] = []
         for term in (e for e in exclude if isinstance(e, str) and e.strip()):
@@ -548,9 +552,11 @@ def _keyword_contradictions(raw: dict[str, Any]) -> list[str]:
 
 def _theme_pattern_problems(raw: dict[str, Any]) -> list[str]:
     """Ask the classifier itself whether each theme's patterns compile and make sense."""
+    themes = raw.get("themes")
+    if not themes or not isinstance(themes, list):
+        return []  # no classifier to import for a config that defines no theme
     from monitor.classify.themes import ThemeSpec, pattern_errors
 
-    themes = raw.get("themes")
     problems = []
     for number, theme in enumerate(themes if isinstance(themes, list) else [], start=1):
         patterns = theme.get("patterns", []) if isinstance(theme, dict) else []

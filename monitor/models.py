@@ -141,6 +141,8 @@ class SourceOutcome:
     item_problems: list[str] = field(default_factory=list)
     #: Set when the server asked us to wait (Retry-After) during this poll.
     retry_later: RetryLaterError | None = None
+    #: The listing answered ``304 Not Modified``: it is the one the last complete poll read.
+    not_modified: bool = False
 
 
 @dataclass(frozen=True)

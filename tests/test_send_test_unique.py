@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import commands
 from monitor.cli.parser import main
 from monitor.render.digest import sample_digest
+from monitor.schedule import app as app_module
 
 FROZEN = dt.datetime(2026, 11, 30, 9, 0, 0, tzinfo=dt.UTC)
 
@@ -31,10 +31,10 @@ def test_two_send_tests_in_the_same_second_are_two_messages(
         '[service]\nstate_dir = "state"\n[mail]\ntransport = "maildir"\nmaildir = "outbox"\n',
         encoding="utf-8",
     )
-    real_app = commands.App
+    real_app = app_module.App
     monkeypatch.setattr(  # the same second, for sure: the App's injected clock stands still
-        commands, "App", lambda config, **kw: real_app(config, clock=lambda: FROZEN, **kw)
-    )
+        app_module, "App", lambda config, **kw: real_app(config, clock=lambda: FROZEN, **kw)
+    )  # the command imports App when it runs
     out = io.StringIO()
     monkeypatch.setattr("sys.stdout", out)
     for to in ("p1@example.org", second_to):

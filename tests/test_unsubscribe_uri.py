@@ -115,7 +115,8 @@ def test_a_message_that_cannot_be_built_is_one_line_in_status_health(
     def broken(*args: object, **kwargs: object) -> object:
         raise UnicodeEncodeError("ascii", "ü", 0, 1, "ordinal not in range(128)")
 
-    monkeypatch.setattr(outbox.DigestRenderer, "message", broken)
+    # send_due renders through the renderer (monitor.render.digest)
+    monkeypatch.setattr("monitor.render.digest.DigestRenderer.message", broken)
     now = kst(26, 14).astimezone(dt.UTC)
     with MaildirTransport(tmp_path / "out") as transport:
         report = outbox.send_due(ledger.config, ledger.store, transport, THEMES, now=lambda: now)

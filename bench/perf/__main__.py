@@ -32,9 +32,9 @@ def _s(seconds: float) -> str:
     return f"{seconds:,.2f} s" if seconds < 10 else f"{seconds:,.1f} s"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run every measure and print the table."""
-    parser = argparse.ArgumentParser(prog="python -m bench.perf", description=__doc__)
+def main(argv: list[str] | None = None, prog: str = "python -m bench.perf") -> int:
+    """Run every measure (or those of ``--only``) and print the table; returns the exit status."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="small sizes, ~30 s: checks it runs")
     parser.add_argument("--subscribers", type=int, help="fan-out size (default 10,000; smoke 50)")
     parser.add_argument("--large", type=int, help="large archive (default 100,000; smoke 500)")
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         if "help" in only:
             _help(rows, reps, urlwatch)
         if "parse" in only:
-            _parse(rows, reps)
+            _parse(rows, reps, passes=1 if smoke else idle.PASSES)
     finally:
         if args.keep:
             print(f"work folder kept: {work}")
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"machine: {machine()}")
     print(
-        f"command: python -m bench.perf{' --smoke' if smoke else ''}; medians of interleaved runs "
+        f"command: {prog}{' --smoke' if smoke else ''}; medians of interleaved runs "
         f"(fan-out: {fan_n} repetition(s), others: {reps}); ratio = product / baseline "
         f"for times and bytes, product rate / baseline rate for msg/s; {elapsed:,.0f} s in all"
     )
@@ -176,10 +176,24 @@ def _scale(rows: list[Row], work: Path, small: int, large: int, reps: int) -> No
         fmt_ratio(sc.query.ratio, 1),
     ))  # fmt: skip
     rows.append(Row(
-        f"`releases` with no filter at {large:,}",
-        f"{_s(median([r.wall for r in sc.full]))}, "
-        f"{median([r.peak_rss for r in sc.full]) / 2**20:,.0f} MiB peak memory",
+        f"`releases --theme {scale.THEME} --since {scale.SINCE}`, {k}",
+        f"{_ms(median(sc.query_flat.product))} vs {_ms(median(sc.query_flat.baseline))} "
+        f"({sc.query_rows[1]:,} vs {sc.query_rows[0]:,} releases printed)",
+        "", fmt_ratio(sc.query_flat.ratio, 2) + "×",
     ))  # fmt: skip
+    full_mib = median([r.peak_rss for r in sc.full]) / 2**20
+    rows.append(Row(
+        f"`releases` with no filter at {large:,}",
+        f"{_s(median([r.wall for r in sc.full]))}, {full_mib:,.0f} MiB peak memory",
+    ))  # fmt: skip
+    if sc.full_mid:
+        mid_mib = median([r.peak_rss for r in sc.full_mid]) / 2**20
+        rows.append(Row(
+            f"`releases` with no filter, peak memory, {large:,} vs {sc.mid:,} releases",
+            f"{full_mib:,.0f} MiB vs {mid_mib:,.0f} MiB "
+            f"({_s(median([r.wall for r in sc.full_mid]))} at {sc.mid:,})",
+            "", fmt_ratio(full_mib / mid_mib, 2) + "×",
+        ))  # fmt: skip
     rows.append(Row(
         "database bytes per release",
         f"{sc.db_bytes / sc.releases:,.0f} B",
@@ -200,15 +214,16 @@ def _help(rows: list[Row], reps: int, urlwatch: Path | None) -> None:
     ))  # fmt: skip
 
 
-def _parse(rows: list[Row], reps: int) -> None:
-    print("-- parse cost …", flush=True)
-    parse = idle.parse_cpu(reps)
-    rows.append(Row(
-        "backfill, CPU per article page (parse)",
-        _ms(median(parse.product)),
-        f"a bare bs4 `html.parser` tree of the page: {_ms(median(parse.baseline))}",
-        fmt_ratio(parse.ratio, 1),
-    ))  # fmt: skip
+def _parse(rows: list[Row], reps: int, passes: int) -> None:
+    print("-- parse cost, product vs the parser before issue 10 …", flush=True)
+    for kind in ("article", "listing"):
+        parse = idle.parse_cpu(reps, kind, passes)
+        rows.append(Row(
+            f"backfill, CPU per {kind} page (parse; target ratio ≤ 0.25)",
+            _ms(median(parse.product)),
+            f"the parser before issue 10 (bs4 `html.parser`, frozen: bench/perf/baseline_parse.py): {_ms(median(parse.baseline))}",
+            fmt_ratio(parse.ratio),
+        ))  # fmt: skip
 
 
 if __name__ == "__main__":

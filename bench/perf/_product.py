@@ -2,8 +2,9 @@
 
 The bench drives the product through its public surface where it can (the ``mofa-monitor`` CLI in
 a subprocess, :class:`App`, :class:`Store`, the config file). What it cannot reach that way —
-planning and sending as two timed steps, the render functions it counts, the article parser, the
-local site's request handler — is imported here only, so moving modules means editing this file.
+planning and sending as two timed steps, the render functions it counts, the page parsers (and
+the helpers the frozen pre-change parser in ``baseline_parse`` builds records with), the local
+site's request handler — is imported here only, so moving modules means editing this file.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from typing import Any
 
 import jinja2
 
+from monitor import text as chars
 from monitor.classify.summarize import summarize
 from monitor.config import Config, load_config
-from monitor.models import Release
-from monitor.parse.board import parse_article
+from monitor.errors import ListingEmptyError, ParseError
+from monitor.models import Article, Attachment, Listing, ListingEntry, Release
+from monitor.parse.board import parse_article, parse_listing
+from monitor.parse.urls import board_from_url, canonical_article_url, parse_seq, seq_from_url
 from monitor.plan import outbox as _outbox
 from monitor.render import digest as _digest
 from monitor.schedule.app import App
@@ -32,18 +36,30 @@ from tests.sitekit import FaultyHandler, SiteServer  # the stand-in site with re
 
 __all__ = [
     "App",
+    "Article",
+    "Attachment",
     "Config",
     "CountingSite",
+    "Listing",
+    "ListingEmptyError",
+    "ListingEntry",
+    "ParseError",
     "RenderCounts",
     "Store",
     "StoreTimer",
+    "board_from_url",
+    "canonical_article_url",
+    "chars",
     "count_renders",
     "load_config",
     "make_release",
     "parse_article",
+    "parse_listing",
+    "parse_seq",
     "plan",
     "poll",
     "send",
+    "seq_from_url",
     "store_release",
 ]
 

@@ -7,7 +7,7 @@ seq shifted by a million per lap, so every (board, seq) is unique. Every row goe
 :meth:`Store.insert_release` with the product's classifier, so the file is what the product
 itself would have written; only durability is relaxed while building (``synchronous=OFF``).
 
-The result is kept in ``~/.cache/mofa-bench/`` under a name holding the schema version, the
+The result is kept in ``~/.cache/mofa-bench/`` under a name holding the schema (its version and a hash of its SQL), the
 recipe version (:data:`RECIPE`), the size
 and a hash of the inputs, and copied before use: a bench run never writes into the cache.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -81,19 +82,28 @@ def _inputs_key() -> str:
     return digest.hexdigest()[:12]
 
 
-def schema_version() -> int:
-    """The schema version the product's migrations build today."""
+@functools.cache
+def schema_key() -> str:
+    """``v<version>-<hash>``: the schema the product's migrations build today, named by its
+    version and a hash of its SQL, so branches that number their migrations alike never share a
+    cached archive built by the other's schema."""
     with tempfile.TemporaryDirectory() as tmp:
-        store = _product.Store(Path(tmp) / "probe.sqlite3")
+        path = Path(tmp) / "probe.sqlite3"
+        store = _product.Store(path)
         try:
-            return store.schema_version
+            version = store.schema_version
         finally:
             store.close()
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            rows = conn.execute(
+                "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"
+            ).fetchall()
+    return f"v{version}-{hashlib.sha256(repr(rows).encode()).hexdigest()[:8]}"
 
 
 def archive_path(size: int) -> Path:
     """Where the cached archive of ``size`` releases lives (built on demand by :func:`build`)."""
-    return CACHE / f"archive-v{schema_version()}-r{RECIPE}-{_inputs_key()}-{size}.sqlite3"
+    return CACHE / f"archive-{schema_key()}-r{RECIPE}-{_inputs_key()}-{size}.sqlite3"
 
 
 def build(size: int, *, log: bool = True) -> Path:

@@ -3,6 +3,7 @@ config files, the SMTP sink process, urlwatch's own environment, and the result 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -70,9 +71,25 @@ def run_process(
 
 
 def cli() -> list[str]:
-    """The product's command as a user runs it (the console script of this environment)."""
+    """The product's command as a user runs it (the console script of this environment), its
+    modules byte-compiled as an installed package's are (:func:`byte_compile_product`)."""
+    byte_compile_product()
     script = Path(sys.executable).parent / "mofa-monitor"
     return [str(script)] if script.exists() else [sys.executable, "-m", "monitor"]
+
+
+@functools.cache
+def byte_compile_product() -> None:
+    """Write the ``.pyc`` files of the product's package, as ``pip install`` does for every
+    installed package (urlwatch's environment included), so a timed process does not compile
+    the product from source. An editable install leaves that to the first import, which writes
+    nothing when ``PYTHONDONTWRITEBYTECODE`` is set: each run would then pay it again."""
+    import compileall
+    import importlib.util
+
+    spec = importlib.util.find_spec("monitor")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        compileall.compile_dir(folder, quiet=1)
 
 
 def median(values: Sequence[float]) -> float:

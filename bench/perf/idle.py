@@ -1,19 +1,23 @@
 """An idle ``run-once`` (nothing new) against urlwatch polling the same local listing; the
-cost of ``--help``; parse cost per article page (backfill)."""
+cost of ``--help``; parse cost per article and listing page (backfill) against the parser as it
+was before issue 10 (``baseline_parse``, frozen)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bs4 import BeautifulSoup
-
-from bench.perf import _product
+from bench.perf import _product, baseline_parse
 from bench.perf.harness import Paired, cli, interleave, run_process, write_config
 
 ARTICLES = _product.site_root() / "eng" / "brd" / "m_5676"
 ARTICLE_URL = "https://www.mofa.go.kr/eng/brd/m_5676/view.do?seq={seq}"
+LISTING_URL = "https://www.mofa.go.kr/eng/brd/m_5676/list.do?page={page}"
+#: Each timed pass parses the page set this many times, so one pass takes tens of milliseconds
+#: of CPU even for the fast parser (``process_time`` ticks are coarse on some kernels).
+PASSES = 5
 
 
 @dataclass
@@ -99,22 +103,39 @@ def help_times(reps: int, urlwatch: Path | None) -> tuple[Paired | None, list[fl
     return paired, paired.product
 
 
-def parse_cpu(reps: int) -> Paired:
-    """CPU seconds per article page: the product's parser vs a bare bs4 ``html.parser`` tree."""
-    pages = sorted(ARTICLES.glob("view_seq*.html"))
-    docs = [(p.read_text("utf-8"), int(p.stem.removeprefix("view_seq"))) for p in pages]
+def _pages(kind: str) -> list[tuple[str, str]]:
+    """(markup, URL) of every recorded ``view`` or ``list`` page of the press-release board."""
+    if kind == "article":
+        paths = sorted(ARTICLES.glob("view_seq*.html"))
+        url = [ARTICLE_URL.format(seq=p.stem.removeprefix("view_seq")) for p in paths]
+    else:
+        paths = sorted(ARTICLES.glob("list_page*.html"))
+        url = [LISTING_URL.format(page=p.stem.removeprefix("list_page")) for p in paths]
+    return [(p.read_text("utf-8"), u) for p, u in zip(paths, url, strict=True)]
 
-    def product() -> float:
-        start = time.process_time()
-        for html, seq in docs:
-            _product.parse_article(html, ARTICLE_URL.format(seq=seq))
-        return (time.process_time() - start) / len(docs)
 
-    def baseline() -> float:
-        start = time.process_time()
-        for html, _ in docs:
-            BeautifulSoup(html, "html.parser")
-        return (time.process_time() - start) / len(docs)
+def parse_cpu(reps: int, kind: str = "article", passes: int = PASSES) -> Paired:
+    """CPU seconds per ``kind`` page ("article" or "listing"): the product's parser against the
+    parser as it was before issue 10 (:mod:`bench.perf.baseline_parse`), interleaved.
 
-    product()  # compile selectors and the like once, as a long backfill does
-    return interleave(reps, product, baseline)
+    Both parse every recorded page of that kind; each must give the same records (checked once
+    here, so a fast parser that reads pages wrongly cannot pass for an improvement).
+    """
+    docs = _pages(kind)
+    mine = _product.parse_article if kind == "article" else _product.parse_listing
+    old = baseline_parse.parse_article if kind == "article" else baseline_parse.parse_listing
+    for markup, url in docs:  # also the warm-up: selectors compiled once, as in a long backfill
+        if mine(markup, url) != old(markup, url):
+            raise AssertionError(f"{url}: the product's parser and today's disagree")
+
+    def timed(parse: Callable[[str, str], object]) -> Callable[[], float]:
+        def run() -> float:
+            start = time.process_time()
+            for _ in range(passes):
+                for markup, url in docs:
+                    parse(markup, url)
+            return (time.process_time() - start) / (passes * len(docs))
+
+        return run
+
+    return interleave(reps, timed(mine), timed(old))

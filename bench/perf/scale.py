@@ -4,6 +4,7 @@ subscriber, ``releases --theme --since``, ``releases`` with no filter, bytes per
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -11,7 +12,15 @@ from pathlib import Path
 
 from bench.perf import _product
 from bench.perf.archive import copy_to, index_rows, text_bytes
-from bench.perf.harness import Paired, ProcRun, cli, interleave, run_process, write_config
+from bench.perf.harness import (
+    REPO,
+    Paired,
+    ProcRun,
+    cli,
+    interleave,
+    run_process,
+    write_config,
+)
 
 #: The filter of the ``releases --theme X --since D`` measure.
 THEME, SINCE = "north-korea", "2024-01-01"
@@ -43,8 +52,14 @@ class ScaleResult:
     idle_store: Paired = field(default_factory=lambda: Paired([], []))
     plan_per_sub: Paired = field(default_factory=lambda: Paired([], []))
     query: Paired = field(default_factory=lambda: Paired([], []))
-    query_rows: int = 0
+    #: The same command at ``large`` (product) and at ``small`` (baseline): the flatness ratio.
+    query_flat: Paired = field(default_factory=lambda: Paired([], []))
+    #: Releases that query prints at ``small`` and at ``large``.
+    query_rows: tuple[int, int] = (0, 0)
     full: list[ProcRun] = field(default_factory=list)
+    #: ``releases`` with no filter at ``mid`` releases (peak memory must not grow with size).
+    mid: int = 0
+    full_mid: list[ProcRun] = field(default_factory=list)
     db_bytes: int = 0
     text_bytes: int = 0
     releases: int = 0
@@ -117,8 +132,25 @@ def bare_query(db: Path) -> ProcRun:
     return run_process([sys.executable, "-c", code, str(db)])
 
 
+def filtered_listing(config: Path) -> list[str]:
+    """``mofa-monitor releases --theme THEME --since SINCE`` on that config."""
+    return [*cli(), "--config", str(config), "releases", "--theme", THEME, "--since", SINCE]
+
+
+def printed_lines(cmd: list[str]) -> int:
+    """How many lines a command prints (the releases a listing shows)."""
+    done = subprocess.run(cmd, capture_output=True, check=True, cwd=REPO, timeout=600)
+    return done.stdout.count(b"\n")
+
+
 def run(
-    root: Path, small: int, large: int, reps: int, full_reps: int, site_url: str
+    root: Path,
+    small: int,
+    large: int,
+    reps: int,
+    full_reps: int,
+    site_url: str,
+    mid: int = 10_000,
 ) -> ScaleResult:
     result = ScaleResult(small, large)
     worlds = {size: open_world(root, size, site_url) for size in (small, large)}
@@ -134,12 +166,23 @@ def run(
             world.app.close()
         worlds = {}
         db = next(p for p in (hi.folder / "state").iterdir() if p.suffix == ".sqlite3")
-        query = [*cli(), "--config", str(hi.config), "releases", "--theme", THEME, "--since", SINCE]
+        query, query_small = filtered_listing(hi.config), filtered_listing(lo.config)
         result.query = interleave(
             reps, lambda: run_process(query).wall, lambda: bare_query(db).wall
         )
+        result.query_flat = interleave(
+            reps, lambda: run_process(query).wall, lambda: run_process(query_small).wall
+        )
+        result.query_rows = (printed_lines(query_small), printed_lines(query))
         full = [*cli(), "--config", str(hi.config), "releases"]
         result.full = [run_process(full, timeout=600) for _ in range(full_reps)]
+        if small < mid < large:
+            result.mid = mid
+            folder = root / f"archive-{mid}"
+            copy_to(mid, folder / "state")
+            config = write_config(folder, site_url=site_url, subscribers=[])
+            full_mid = [*cli(), "--config", str(config), "releases"]
+            result.full_mid = [run_process(full_mid, timeout=600) for _ in range(full_reps)]
     finally:
         for world in worlds.values():
             world.app.close()

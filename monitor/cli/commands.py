@@ -12,18 +12,19 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from urllib.parse import urlsplit
 
 from monitor.cli.common import command, config_path, load, load_readonly, release_json, say
-from monitor.config import Config, suggest
-from monitor.deliver.transports import MaildirTransport
 from monitor.errors import MonitorError, PermanentDeliveryError, UsageError
-from monitor.ops.lastgood import remember as remember_config
 from monitor.ops.lock import StateLock
 from monitor.ops.terminal import for_terminal, json_for_terminal
-from monitor.plan import outbox
-from monitor.schedule.app import App
+
+# What a command runs is imported inside it, so ``--help`` and a light command do not import
+# the whole pipeline (config validation, HTTP, parsers, templates, the scheduler).
+if TYPE_CHECKING:
+    from monitor.config import Config
+    from monitor.schedule.app import App
 
 
 @command("check-config")
@@ -51,6 +52,9 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
     With --no-send, what is found is stored as a baseline and nothing is planned or mailed.
     Exits 1 if any source failed (the others are still polled and mailed).
     """
+    from monitor.ops.lastgood import remember as remember_config
+    from monitor.schedule.app import App
+
     config = load(args)
     with StateLock(config.state_dir), App(config) as app, _failures_said_once():
         remember_config(config, app.clock())
@@ -139,27 +143,43 @@ def _failures_said_once() -> Iterator[None]:
 
 @command("releases")
 def releases(args: argparse.Namespace, out: TextIO) -> int:
-    """List stored releases, newest first (--json: one object per line)."""
-    with App(load_readonly(args)[0]) as app:
-        if args.theme and args.theme not in app.theme_names:
-            known = sorted(app.theme_names)
+    """List stored releases, newest first (--json: one object per line).
+
+    Streams: each line is written as its row is read, so memory stays flat and the first line
+    comes at once whatever the size of the archive.
+    """
+    from monitor.config import DEFAULT_THEME_IDS, suggest
+    from monitor.schedule.app import App
+
+    config = load_readonly(args)[0]
+    if args.theme:
+        # The ids alone, as the config's validation knows them: compiling the classifier's
+        # rules (most of a second) is not needed to list releases.
+        known = sorted(set(DEFAULT_THEME_IDS) | {theme.id for theme in config.themes})
+        if args.theme not in known:
             raise UsageError(
                 f"unknown theme {args.theme!r}{suggest(args.theme, known)} (known: {', '.join(known)})"
             )
-        found = app.store.releases(theme=args.theme, since=args.since, limit=args.limit)
-    for release in found:
-        if args.json:
-            print(json_for_terminal(release_json(release)), file=out)
-        else:
-            date = release.date.isoformat() if release.date else "????-??-??"
-            themes = ",".join(release.theme_ids) or "-"
-            print(for_terminal(f"{date}  {release.id:<16} {release.title}  [{themes}]"), file=out)
+    with App(config) as app:
+        for release in app.store.iter_releases(
+            theme=args.theme, since=args.since, limit=args.limit, evidence=False
+        ):
+            if args.json:
+                print(json_for_terminal(release_json(release)), file=out)
+            else:
+                date = release.date.isoformat() if release.date else "????-??-??"
+                themes = ",".join(release.theme_ids) or "-"
+                print(
+                    for_terminal(f"{date}  {release.id:<16} {release.title}  [{themes}]"), file=out
+                )
     return 0
 
 
 @command("explain")
 def explain(args: argparse.Namespace, out: TextIO) -> int:
     """Show a release's themes, scores and the evidence for each, and the countries it names."""
+    from monitor.schedule.app import App
+
     with App(load_readonly(args)[0]) as app:
         release = app.store.release(args.release_id)
         if release is None:
@@ -190,7 +210,9 @@ def explain(args: argparse.Namespace, out: TextIO) -> int:
 def preview(args: argparse.Namespace, out: TextIO) -> int:
     """Render what a subscriber would receive now, without sending or recording anything."""
     from monitor.deliver.mailmessage import unsubscribe_links
+    from monitor.plan import outbox
     from monitor.render.digest import render_html, render_text
+    from monitor.schedule.app import App
 
     config, _ = load_readonly(args)
     sub = config.subscriber(args.subscriber)
@@ -226,7 +248,10 @@ def preview(args: argparse.Namespace, out: TextIO) -> int:
 def send_test(args: argparse.Namespace, out: TextIO) -> int:
     """Send a sample digest marked as a test (made-up releases of every theme, an update, an
     attachment) through the configured transport."""
+    from monitor.deliver.transports import MaildirTransport
+    from monitor.plan import outbox
     from monitor.render.digest import build_message, sample_digest
+    from monitor.schedule.app import App
 
     config = load(args)
     sub = config.subscriber(args.to)
@@ -272,6 +297,9 @@ def send_test(args: argparse.Namespace, out: TextIO) -> int:
 @command("status")
 def status(args: argparse.Namespace, out: TextIO) -> int:
     """Per source: last poll, last success, failures, last error; deliveries and subscribers by state."""
+    from monitor.plan import outbox
+    from monitor.schedule.app import App
+
     config, problem = load_readonly(args)
     if problem:
         print(f"config: INVALID — {problem}", file=out)
@@ -336,6 +364,9 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
 @command("backfill")
 def backfill(args: argparse.Namespace, out: TextIO) -> int:
     """Walk a board's listing back to --since and store what is missing (never mailed)."""
+    from monitor.config import suggest
+    from monitor.schedule.app import App
+
     config = load(args)
     # Without --source only enabled boards (as run-once polls); a named one even if disabled.
     sources = [
@@ -378,6 +409,7 @@ def backfill(args: argparse.Namespace, out: TextIO) -> int:
 def reclassify(args: argparse.Namespace, out: TextIO) -> int:
     """Re-tag every stored release with the current rules (after themes changed)."""
     from monitor.classify.summarize import summarize
+    from monitor.schedule.app import App
 
     config = load(args)
     with StateLock(config.state_dir), App(config) as app:

@@ -13,12 +13,14 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from monitor.config import Config, load_config
-from monitor.models import Release
 from monitor.ops.logs import JsonFormatter
 from monitor.ops.terminal import for_terminal
+
+if TYPE_CHECKING:  # the config module (pydantic) is imported by the commands that read one
+    from monitor.config import Config
+    from monitor.models import Release
 
 Handler = Callable[[argparse.Namespace, TextIO], int]
 COMMANDS: dict[str, tuple[Handler, str]] = {}
@@ -41,6 +43,8 @@ def config_path(args: argparse.Namespace) -> Path:
 
 def load(args: argparse.Namespace) -> Config:
     """The validated config named on the command line."""
+    from monitor.config import load_config
+
     return load_config(config_path(args))
 
 

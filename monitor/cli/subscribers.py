@@ -12,13 +12,6 @@ from typing import TextIO
 from monitor.cli.common import command, load_readonly
 from monitor.errors import MonitorError
 from monitor.ops.terminal import for_terminal, json_for_terminal
-from monitor.plan.subscriptions import (
-    describe_suppression,
-    local_time,
-    operator_name,
-    subscriber_states,
-)
-from monitor.schedule.app import App
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +23,9 @@ def subscribers(args: argparse.Namespace, out: TextIO) -> int:
     States: active; unsubscribed (since when, how, by whom); removed from the config.
     --json prints one object per line. An invalid config file does not stop it (see ``status``).
     """
+    from monitor.plan.subscriptions import describe_suppression, local_time, subscriber_states
+    from monitor.schedule.app import App
+
     with App(load_readonly(args)[0]) as app:
         states = subscriber_states(app.config, app.store)
     if args.json:
@@ -76,6 +72,9 @@ def subscribers(args: argparse.Namespace, out: TextIO) -> int:
 def unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
     """Stop mailing one or more addresses now (pending digests are dropped); the config may
     keep them. Also re-applies suppressions after a lost state (see README, Backups)."""
+    from monitor.plan.subscriptions import describe_suppression, operator_name
+    from monitor.schedule.app import App
+
     config = load_readonly(args)[0]
     actor = operator_name()
     with App(config) as app:
@@ -99,6 +98,9 @@ def unsubscribe(args: argparse.Namespace, out: TextIO) -> int:
 @command("resubscribe")
 def resubscribe(args: argparse.Namespace, out: TextIO) -> int:
     """Mail an unsubscribed address again, from now on; --yes is needed if the reader did it."""
+    from monitor.plan.subscriptions import describe_suppression, operator_name
+    from monitor.schedule.app import App
+
     config = load_readonly(args)[0]
     actor = operator_name()
     with App(config) as app:

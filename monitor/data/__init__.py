@@ -8,10 +8,11 @@ evaluation and the tests alike.
 from __future__ import annotations
 
 import functools
+import re
 import tomllib
 from importlib import resources
 
-__all__ = ["default_theme_ids", "read_text"]
+__all__ = ["default_theme_ids", "default_theme_names", "read_text"]
 
 
 def read_text(name: str) -> str:
@@ -19,8 +20,28 @@ def read_text(name: str) -> str:
     return resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
 
 
+#: A line that opens a table (``[x]``/``[[x]]`` at its start): ``themes.toml`` cut into tables.
+#: An indented header merely stays in the table before it, which the parser reads in full.
+_TABLE_START = re.compile(r"(?m)^(?=\[)")
+
+
 @functools.cache
+def default_theme_names() -> tuple[tuple[str, str], ...]:
+    """(id, name) of the packaged themes, in the order of ``themes.toml`` ("" when unnamed);
+    read once per process for both this and :func:`default_theme_ids`.
+
+    Every command validates a config against these ids, so only the ``[[themes]]`` headers'
+    own tables (a few lines each) go through the TOML parser, not the rules of the whole
+    file; ``tests/test_data.py`` checks the result equals a full parse.
+    """
+    themes = []
+    for table in _TABLE_START.split(read_text("themes.toml")):
+        if table.startswith("[[themes]]"):
+            theme = tomllib.loads(table)["themes"][0]
+            themes.append((str(theme["id"]), str(theme.get("name", ""))))
+    return tuple(themes)
+
+
 def default_theme_ids() -> tuple[str, ...]:
     """The ids of the packaged themes, in the order of ``themes.toml`` (the digest's order)."""
-    data = tomllib.loads(read_text("themes.toml"))
-    return tuple(theme["id"] for theme in data["themes"])
+    return tuple(theme_id for theme_id, _ in default_theme_names())

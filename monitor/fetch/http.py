@@ -118,7 +118,8 @@ class FetchResult:
     """A page fully received and decoded (``text``), or "not modified" (``text`` is None).
 
     ``url`` is the final URL after redirects — the one relative links resolve against.
-    ``etag`` / ``last_modified`` are the validators to send next time. ``encoding`` is the codec
+    ``etag`` / ``last_modified`` are the validators to send next time (``last_modified`` only
+    when it is a strong validator, :func:`strong_last_modified`). ``encoding`` is the codec
     that decoded the body ("" for a 304). ``elapsed`` is wall time in seconds, retries included.
     """
 
@@ -409,6 +410,12 @@ class Fetcher(Closing):
             )
         if raw.status >= 400:
             raise HTTPStatusError(raw.status, raw.url)
+        if raw.not_modified and not (etag or last_modified):
+            # A 304 answers a conditional request only (RFC 9110 §15.4.5); without one there is
+            # no copy it could refer to, and taking it for "unchanged" would hide the page.
+            raise FetchError(
+                f"{raw.url}: answered 304 Not Modified to a request that was not conditional"
+            )
         return raw
 
     def close(self) -> None:
@@ -488,8 +495,8 @@ class Fetcher(Closing):
                 status=resp.status_code,
                 content=content,
                 not_modified=resp.status_code == 304,
-                etag=resp.headers.get("ETag"),
-                last_modified=resp.headers.get("Last-Modified"),
+                etag=resp.headers.get("ETag") or None,
+                last_modified=strong_last_modified(resp.headers, now=self._wall),
                 content_type=resp.headers.get("Content-Type"),
                 elapsed=elapsed,
                 retry_after=retry_after_seconds(
@@ -667,6 +674,28 @@ def freshness_seconds(headers: Mapping[str, str], *, now: Clock = system_clock) 
     if modified is not None:
         return max(0.0, (date - modified) / 10)
     return None
+
+
+#: A ``Last-Modified`` at least this long before the answer's ``Date`` is a strong validator
+#: (RFC 9110 §8.8.2.2); a closer one may stand for two versions changed within one second.
+STRONG_LAST_MODIFIED_GAP = 60.0
+
+
+def strong_last_modified(headers: Mapping[str, str], *, now: Clock = system_clock) -> str | None:
+    """The ``Last-Modified`` value to send as ``If-Modified-Since`` next time, or None.
+
+    A modification date has one-second resolution: a page changed twice within the second it
+    was read keeps the same ``Last-Modified``, and a conditional request with it would get a
+    ``304`` for a page never seen. RFC 9110 §8.8.2.2 deduces a date is strong when it is at
+    least 60 s before the ``Date`` of the answer (our clock when the server sends no ``Date``);
+    a weaker one, an unparsable one, or one in the future is not kept.
+    """
+    value = headers.get("Last-Modified")
+    modified = _http_date(value)
+    if value is None or modified is None:
+        return None
+    date = _http_date(headers.get("Date")) or now().timestamp()
+    return value if date - modified >= STRONG_LAST_MODIFIED_GAP else None
 
 
 def retry_after_seconds(value: str | None, now: float) -> float | None:

@@ -23,20 +23,12 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING, Literal
 
 from monitor.config import Config
-from monitor.deliver.mailmessage import (
-    MAIL_POLICY,
-    mail_domain,
-    safe_header_text,
-    set_mailbox_header,
-    set_text_header,
-    strip_controls,
-)
-from monitor.deliver.transports import Transport
 from monitor.errors import DeliveryError
 from monitor.models import SourceHealth, TransportHealth
 from monitor.store.sqlite import Store
 
 if TYPE_CHECKING:  # the pipeline is only a source of records here
+    from monitor.deliver.transports import Transport
     from monitor.models import SourceOutcome
 
 log = logging.getLogger(__name__)
@@ -131,6 +123,14 @@ def _log(alert: Alert) -> None:
 
 def build_alert(config: Config, alert: Alert, to: str) -> EmailMessage:
     """A plain-text operator mail; scraped or error text reaches the Subject only sanitised."""
+    # imported here, not at the top: a poll that calls for no alert builds no mail
+    from monitor.deliver.mailmessage import (
+        MAIL_POLICY,
+        mail_domain,
+        set_mailbox_header,
+        set_text_header,
+    )
+
     h = alert.health
     message = EmailMessage(policy=MAIL_POLICY)
     set_mailbox_header(message, "From", config.mail.from_)
@@ -145,6 +145,8 @@ def build_alert(config: Config, alert: Alert, to: str) -> EmailMessage:
 
 
 def _subject(alert: Alert) -> str:
+    from monitor.deliver.mailmessage import safe_header_text
+
     h = alert.health
     if alert.kind == "recovered":
         return safe_header_text(f"[mofa-monitor] source {h.id} recovered")
@@ -160,6 +162,8 @@ def _when(value: dt.datetime | None) -> str:
 
 
 def _body(alert: Alert, h: SourceHealth) -> str:
+    from monitor.deliver.mailmessage import strip_controls
+
     lines = [
         f"Source:        {h.id} ({h.kind})",
         f"URL:           {h.url}",
@@ -226,6 +230,14 @@ def notify_transport(
 def _transport_alert(
     config: Config, kind: str, health: TransportHealth, to: str, key: str
 ) -> EmailMessage:
+    from monitor.deliver.mailmessage import (
+        MAIL_POLICY,
+        mail_domain,
+        set_mailbox_header,
+        set_text_header,
+        strip_controls,
+    )
+
     message = EmailMessage(policy=MAIL_POLICY)
     set_mailbox_header(message, "From", config.mail.from_)
     set_mailbox_header(message, "To", to)

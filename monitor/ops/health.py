@@ -33,7 +33,6 @@ from prometheus_client.registry import Collector
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
 from monitor.errors import MonitorError
-from monitor.ops import unsubscribe
 from monitor.store.sqlite import Store
 
 if TYPE_CHECKING:  # the pipeline is only a source of records here
@@ -247,6 +246,8 @@ class HealthHandler(BaseHTTPRequestHandler):
             self.head_only = False
 
     def do_GET(self) -> None:
+        from monitor.ops import unsubscribe  # the outbox and its templates: only when asked
+
         route = urlsplit(self.path).path
         if route == "/healthz":
             self._healthz()
@@ -262,6 +263,8 @@ class HealthHandler(BaseHTTPRequestHandler):
             self._send(404, b"not found\n")
 
     def do_POST(self) -> None:
+        from monitor.ops import unsubscribe
+
         if urlsplit(self.path).path != "/unsubscribe":
             self._send(404, b"not found\n")
             return

@@ -5,6 +5,14 @@ the quirks documented in ``MOFA_SITE.md`` (pinned rows, label spans, dotted date
 wrappers, invisible characters, hard line breaks, image-only posts) each have one place here.
 The HTML-to-text normaliser lives here too and is shared with the feed parser, so a release reads
 the same whichever way it was fetched.
+
+Pages are parsed by libxml2 (through lxml), about thirty times cheaper than Beautiful Soup over
+Python's ``html.parser``; the rules below walk its tree. Two of libxml2's habits are undone first,
+so a page reads as it did when Beautiful Soup built the tree: it stores the C0 controls that XML
+forbids as U+FFFD (here they are dropped, or read as spaces where Python calls them whitespace),
+and it stops building at 2,048 levels of nesting (such a page, and an article whose title
+libxml2 leaves empty, is built by Beautiful Soup instead, into the same kind of tree: see
+:func:`_html_root` and :func:`_soup_tree`).
 """
 
 from __future__ import annotations
@@ -18,8 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import ParamSpec, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-from bs4 import BeautifulSoup
-from bs4.element import NavigableString, PageElement, PreformattedString, Tag
+from lxml import etree
 
 from monitor import text as chars
 from monitor.errors import ListingEmptyError, ParseError
@@ -116,41 +123,214 @@ def paragraph_text(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def _text_parts(node: Tag) -> Iterator[str]:
-    """Text of ``node`` with a ``\n`` around every block; newlines of the source are spaces.
+# --- the tree ----------------------------------------------------------------------------
+
+#: An element of the page's tree (lxml's; comments and processing instructions are elements too).
+Node = etree._Element
+
+# C0 controls XML 1.0 forbids (all but tab, LF, CR): libxml2 stores each as U+FFFD, while
+# html.parser kept them for the text rules above to drop. They are dropped before parsing, or
+# read as a space when Python calls them whitespace (VT, FF, the four separators U+001C–F).
+_XML_FORBIDDEN_C0_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_XML_FORBIDDEN_C0 = {
+    c: (" " if chr(c).isspace() else None) for c in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20))
+}
+# A numeric character reference to a C0 control (``&#27;``, ``&#x1b;``): libxml2 may store U+FFFD.
+_C0_REF_RE = re.compile(r"&#(?:[xX]0*([0-9a-fA-F]{1,2})|0*([0-9]{1,2}))(?![0-9a-fA-F]);?")
+_SURROGATE_RE = re.compile("[\\ud800-\\udfff]")
+# Where html.parser sees a start tag (its ``starttagopen``): no such place, no element.
+_START_TAG_RE = re.compile(r"<[a-zA-Z]")
+
+
+def _c0_ref(match: re.Match[str]) -> str:
+    """A reference to a forbidden C0 control resolved as the control itself is (dropped, or a
+    space); any other reference is left to libxml2, which decodes it as html.parser did."""
+    hex_digits, decimal = match.groups()
+    code = int(hex_digits, 16) if hex_digits else int(decimal)
+    if code and code in _XML_FORBIDDEN_C0:  # ``&#0;`` is U+FFFD for both
+        return _XML_FORBIDDEN_C0[code] or ""
+    return match.group()
+
+
+def _prepare(markup: str) -> str:
+    """``markup`` with what libxml2 would turn into U+FFFD resolved as the text rules want;
+    lone surrogates (no UTF-8 page can carry them) become U+FFFD."""
+    if "&#" in markup:
+        markup = _C0_REF_RE.sub(_c0_ref, markup)
+    if _XML_FORBIDDEN_C0_RE.search(markup):
+        markup = markup.translate(_XML_FORBIDDEN_C0)
+    if not markup.isascii() and _SURROGATE_RE.search(markup):
+        markup = _SURROGATE_RE.sub("\ufffd", markup)
+    return markup
+
+
+def _html_root(markup: str) -> Node | None:
+    """The root (``<html>``) of ``markup``'s tree, or None when it holds nothing but blanks.
+
+    Text in, never bytes: decoding is the fetcher's (``monitor.fetch.payload``), so libxml2 is
+    told the encoding and neither a ``<meta charset>`` nor an XML declaration can change it.
+    Content after ``</html>`` becomes siblings of the root (``//`` searches reach them).
+    A page nested deeper than libxml2 builds (2,048 levels: it would silently stop there) is
+    built by Beautiful Soup over ``html.parser`` instead, nesting as its tags say.
+    """
+    markup = _prepare(markup)
+    data = markup.encode("utf-8")
+    parser = etree.HTMLParser(
+        encoding="utf-8", huge_tree=True, no_network=True, default_doctype=False, collect_ids=False
+    )  # one per page (~2 µs): a parser's error log is its own, whichever thread parses
+    try:
+        root: Node | None = etree.fromstring(data, parser)
+    except etree.LxmlError:  # "Document is empty": blanks or comments only
+        return None
+    if root is not None and parser.error_log.filter_from_fatals():
+        logger.info(
+            "libxml2 stopped early (%s); building with Beautiful Soup", parser.error_log.last_error
+        )
+        return _soup_tree(markup)
+    return root
+
+
+_XML_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*\Z")
+
+
+def _soup_tree(markup: str) -> Node:
+    """A tree of lxml elements built by Beautiful Soup over Python's ``html.parser``: for pages
+    libxml2 gives up on, read exactly as this parser read every page before lxml.
+
+    Nesting as the tags say, no HTML rules: an end tag closes the innermost open element of its
+    name (or nothing), void elements hold nothing, and content after ``</html>`` stays inside
+    the root (a synthetic ``html`` element). Names XML cannot hold become ``x-unnamed``
+    (attributes: dropped); comments, processing instructions, CDATA and declarations become
+    comments. Copied with an explicit stack, so any depth converts.
+    """
+    from bs4 import BeautifulSoup  # only for the rare page that needs it
+    from bs4.element import PreformattedString, Tag
+
+    markup = markup.translate({0xFFFE: None, 0xFFFF: None})  # not XML characters
+    soup = BeautifulSoup(markup, "html.parser", multi_valued_attributes=None)
+    root: Node = etree.Element("html")
+    stack: list[tuple[Tag, Node]] = [(soup, root)]
+    while stack:
+        tag, element = stack.pop()
+        last: Node | None = None
+        for child in tag.contents:
+            if isinstance(child, Tag):
+                name = child.name if _XML_NAME_RE.match(child.name) else "x-unnamed"
+                node = etree.SubElement(element, name)
+                for key, value in child.attrs.items():
+                    if _XML_NAME_RE.match(key):
+                        node.set(key, value if isinstance(value, str) else " ".join(value))
+                stack.append((child, node))
+                last = node
+            elif isinstance(child, PreformattedString):  # comment, CDATA, PI, declaration
+                last = etree.Comment(str(child).replace("-", "_"))  # "--" is no comment text
+                element.append(last)
+            elif last is None:
+                element.text = (element.text or "") + str(child)
+            else:
+                last.tail = (last.tail or "") + str(child)
+    return root
+
+
+def _is_element(node: Node) -> bool:
+    return isinstance(node.tag, str)
+
+
+def _source_text(text: str) -> str:
+    """Text as :func:`_text_parts` reads it: newlines of the source are spaces."""
+    return _SOURCE_NEWLINES_RE.sub(" ", text) if "\n" in text or "\r" in text else text
+
+
+def _push_children(stack: list[Node | str], node: Node) -> None:
+    """Queue ``node``'s text and children (each followed by its tail) on a last-in-first-out
+    stack, text read as :func:`_text_parts` reads it."""
+    for child in reversed(node):
+        if child.tail:
+            stack.append(_source_text(child.tail))
+        stack.append(child)
+    if node.text:
+        stack.append(_source_text(node.text))
+
+
+def _text_parts(stack: list[Node | str]) -> Iterator[str]:
+    """Text of the queued nodes with a ``\n`` around every block.
 
     Walks the tree with an explicit stack, not recursion, so a page nested thousands of levels
     deep (hostile or broken markup) is read like any other instead of overflowing the stack.
     """
-    stack: list[PageElement | str] = [*reversed(list(node.children))]
     while stack:
         child = stack.pop()
-        if isinstance(child, str) and not isinstance(child, NavigableString):
-            yield child  # a block's closing newline, queued below
-        elif isinstance(child, PreformattedString):  # comments, CDATA markers, doctypes
+        if isinstance(child, str):  # text, or a block's closing newline
+            yield child
+        elif not _is_element(child) or child.tag in _SKIP_TAGS:  # comments, scripts…
             continue
-        elif isinstance(child, NavigableString):
-            yield _SOURCE_NEWLINES_RE.sub(" ", str(child))
-        elif isinstance(child, Tag) and child.name not in _SKIP_TAGS:
-            if child.name == "br":  # a <br> inside a paragraph is a soft wrap, not a paragraph
-                yield " "
-            elif child.name in _BLOCK_TAGS:
-                yield "\n"
-                stack.append("\n")
-                stack.extend(reversed(list(child.children)))
-            else:
-                stack.extend(reversed(list(child.children)))
+        elif child.tag == "br":  # a <br> inside a paragraph is a soft wrap, not a paragraph
+            yield " "
+        elif child.tag in _BLOCK_TAGS:
+            yield "\n"
+            stack.append("\n")
+            _push_children(stack, child)
+        else:
+            _push_children(stack, child)
 
 
-def html_to_text(markup: Tag | str) -> str:
-    """Readable plain text of an HTML fragment: each block (``p``, ``div``, ``li``…) one line."""
-    node = BeautifulSoup(markup, "html.parser") if isinstance(markup, str) else markup
-    return paragraph_text("".join(_text_parts(node)))
+def _node_text(node: Node) -> str:
+    stack: list[Node | str] = []
+    _push_children(stack, node)
+    return paragraph_text("".join(_text_parts(stack)))
 
 
-def _inline_text(node: Tag) -> str:
+def html_to_text(markup: Node | str) -> str:
+    """Readable plain text of an HTML fragment: each block (``p``, ``div``, ``li``…) one line.
+
+    ``markup`` is a string of HTML, or an element of a parsed page (its content is read).
+    """
+    if not isinstance(markup, str):
+        return _node_text(markup)
+    root = _html_root(markup)
+    if root is None:
+        return ""
+    stack: list[Node | str] = []
+    for after in reversed(list(root.itersiblings())):  # content after </html>
+        if after.tail:
+            stack.append(_source_text(after.tail))
+        stack.append(after)
+    _push_children(stack, root)
+    return paragraph_text("".join(_text_parts(stack)))
+
+
+def _inline_text(node: Node) -> str:
     """Text of a title-like element on one line."""
     return html_to_text(node).replace("\n", " ")
+
+
+# Strings inside these are not the text of the element around them (Beautiful Soup's
+# ``get_text`` rule, which the date and count rules were written against): code, templates,
+# ruby annotations.
+_HIDDEN_STRINGS = frozenset({"script", "style", "template", "rt", "rp"})
+
+
+def _strings(node: Node) -> Iterator[str]:
+    """Every text string under ``node`` (and its own), in document order, as they stand."""
+    if node.text and _is_element(node):
+        yield node.text
+    stack: list[Node | str] = list(node)
+    stack.reverse()
+    while stack:
+        child = stack.pop()
+        if isinstance(child, str):
+            yield child
+            continue
+        if child.tail:
+            stack.append(child.tail)
+        if _is_element(child) and child.tag not in _HIDDEN_STRINGS:
+            if child.text:
+                yield child.text
+            stack.extend(reversed(child))
+
+
+def _get_text(node: Node, separator: str = "") -> str:
+    return separator.join(_strings(node))
 
 
 # --- dates -----------------------------------------------------------------------------------
@@ -189,6 +369,55 @@ def find_date(text: str) -> dt.date | None:
     return next(_valid_dates(_DATE_RE.finditer(text)), None)
 
 
+# --- finding elements ----------------------------------------------------------------------
+# XPath compiled once (an lxml XPath object takes a lock per evaluation: threads may share it).
+# A class is matched as CSS matches it: one of the whitespace-separated words of ``class``
+# (XPath 1.0 cannot split on every whitespace, so it only narrows the candidates).
+
+
+def _has_class(node: Node, name: str) -> bool:
+    return name in (node.get("class") or "").split()
+
+
+_X_CLASS_CANDIDATES = etree.XPath(".//*[contains(@class, $name)]", smart_strings=False)
+_X_ALL_CLASS_CANDIDATES = etree.XPath("//*[contains(@class, $name)]", smart_strings=False)
+
+
+def _document_iter(root: Node, tag: str) -> Iterator[Node]:
+    """Every ``tag`` element of the document, in order: under the root, then after it."""
+    yield from root.iter(tag)
+    for after in root.itersiblings():
+        yield from after.iter(tag)
+
+
+def _nodes(xpath: etree.XPath, node: Node, **variables: str) -> list[Node]:
+    """The elements an element-selecting XPath finds from ``node``, in document order."""
+    found = xpath(node, **variables)
+    return [el for el in found if isinstance(el, etree._Element)] if isinstance(found, list) else []
+
+
+def _first_with_class(node: Node, name: str, *, anywhere: bool = False) -> Node | None:
+    """The first element (document order) under ``node`` (or in its whole document) with the
+    class ``name``: CSS ``.name``."""
+    xpath = _X_ALL_CLASS_CANDIDATES if anywhere else _X_CLASS_CANDIDATES
+    return next((el for el in _nodes(xpath, node, name=name) if _has_class(el, name)), None)
+
+
+_X_TABLES = etree.XPath("//table", smart_strings=False)
+_X_BODY_ROWS = etree.XPath("//table//tbody//tr", smart_strings=False)
+_X_TABLE_ROWS = etree.XPath("//table//tr", smart_strings=False)
+_X_TOTAL_BOXES = etree.XPath('//*[contains(@class, "total")]', smart_strings=False)
+_X_BODIES = etree.XPath("//body", smart_strings=False)
+_X_ALL_STRINGS = etree.XPath(
+    "//text()[not(ancestor::script or ancestor::style or ancestor::template"
+    " or ancestor::rt or ancestor::rp)]",
+    smart_strings=False,
+)
+_X_BASES = etree.XPath("//base[@href]", smart_strings=False)
+_X_DOWNLOADS = etree.XPath('.//a[contains(@href, "down.do")]', smart_strings=False)
+_X_FILE_MARKS = etree.XPath(".//img | .//a | .//i", smart_strings=False)
+
+
 # --- listing ---------------------------------------------------------------------------------
 
 _F_VIEW_RE = re.compile(r"f_view\(\s*['\"]([0-9]+)['\"]")
@@ -202,7 +431,7 @@ _FILE_HINT_RE = re.compile(r"file|첨부|attach", re.IGNORECASE)
 _FEED_START_RE = re.compile(r"\ufeff?\s*(?:<\?xml[^>]*>\s*)?<(?:rss|feed|rdf:RDF)\b", re.IGNORECASE)
 
 
-def _link_seq(anchor: Tag) -> int | None:
+def _link_seq(anchor: Node) -> int | None:
     """The seq an anchor opens: ``onclick="f_view('N')"`` first, else ``href=…view.do?seq=N``."""
     match = _F_VIEW_RE.search(str(anchor.get("onclick") or ""))
     if match:
@@ -211,63 +440,80 @@ def _link_seq(anchor: Tag) -> int | None:
     return seq_from_url(href) if "view.do" in href else None
 
 
-def _title_link(row: Tag) -> tuple[Tag, int] | None:
-    for anchor in row.find_all("a"):
+def _title_link(row: Node) -> tuple[Node, int] | None:
+    for anchor in row.iterdescendants("a"):
         seq = _link_seq(anchor)
         if seq is not None:
             return anchor, seq
     return None
 
 
-def _article_link(row: Tag) -> str | None:
+def _article_link(row: Node) -> str | None:
     """The ``onclick``/``href`` of an anchor that opens an article (``f_view(``, ``view.do``)."""
-    for anchor in row.find_all("a"):
+    for anchor in row.iterdescendants("a"):
         for value in (str(anchor.get("onclick") or ""), str(anchor.get("href") or "")):
             if "f_view" in value or "view.do" in value:
                 return value
     return None
 
 
-def _is_label(node: PageElement) -> bool:
-    if not isinstance(node, Tag):
+def _is_label(node: Node) -> bool:
+    if not _is_element(node):
         return False
-    return node.name == "img" or bool(_LABEL_CLASSES & set(node.get("class") or ()))
+    return node.tag == "img" or bool(_LABEL_CLASSES & set((node.get("class") or "").split()))
 
 
-def _title_text(anchor: Tag) -> str:
-    """The anchor's text without labels (``<span class="new">``) placed before the title."""
-    children = [child for child in anchor.children if not _is_label(child)]
+def _title_text(anchor: Node) -> str:
+    """The anchor's text without labels (``<span class="new">``) placed before the title.
+
+    The title starts at the first string with a visible character that is not inside a label
+    (a comment's text counts as such a string, though it is never part of the title).
+    """
+    children: list[Node | str] = [anchor.text] if anchor.text else []
+    for child in anchor:
+        if not _is_label(child):
+            children.append(child)
+        if child.tail:
+            children.append(child.tail)
     first_text = next(
-        (i for i, c in enumerate(children) if isinstance(c, NavigableString) and c.strip()), 0
+        (
+            i
+            for i, c in enumerate(children)
+            if (c if isinstance(c, str) else "" if _is_element(c) else c.text or "").strip()
+        ),
+        0,
     )
     parts = (
-        _inline_text(child) if isinstance(child, Tag) else str(child)
+        child if isinstance(child, str) else _inline_text(child)
         for child in children[first_text:]
-        if not isinstance(child, PreformattedString)
+        if isinstance(child, str) or _is_element(child)
     )
     return clean_title("".join(parts))
 
 
-def _row_date(row: Tag, anchor: Tag) -> dt.date | None:
+def _row_date(row: Node, anchor: Node) -> dt.date | None:
     """The row's date, looked for outside the title cell first (a title may quote a date)."""
-    title_cell = anchor.find_parent(["td", "th"])
-    cells = [cell for cell in row.find_all(["td", "th"]) if cell is not title_cell]
-    found = find_date(" ".join(cell.get_text(" ") for cell in cells))
-    return found or find_date(row.get_text(" "))
+    title_cell = next(anchor.iterancestors("td", "th"), None)
+    cells = [cell for cell in row.iterdescendants("td", "th") if cell is not title_cell]
+    found = find_date(" ".join(_get_text(cell, " ") for cell in cells))
+    return found or find_date(_get_text(row, " "))
 
 
-def _has_attachment(row: Tag) -> bool:
+def _has_attachment(row: Node) -> bool:
     """A file icon (or link, or text other than "-") in the row's file column."""
-    for cell in row.find_all("td", class_=_FILE_HINT_RE):
-        if cell.find(["img", "a", "i"]) or cell.get_text(strip=True) not in ("", "-"):
+    for cell in row.iterdescendants("td"):
+        if not _FILE_HINT_RE.search(cell.get("class") or ""):
+            continue
+        stripped = "".join(s.strip() for s in _strings(cell))
+        if _nodes(_X_FILE_MARKS, cell) or stripped not in ("", "-"):
             return True
     return any(
         _FILE_HINT_RE.search(f"{img.get('alt', '')} {img.get('src', '')}")
-        for img in row.find_all("img")
-    ) or bool(row.select('a[href*="down.do"]'))
+        for img in row.iterdescendants("img")
+    ) or bool(_nodes(_X_DOWNLOADS, row))
 
 
-def _parse_row(row: Tag, board: str, page_url: str) -> ListingEntry | None:
+def _parse_row(row: Node, board: str, page_url: str) -> ListingEntry | None:
     link = _title_link(row)
     if link is None:  # header rows, "no posts" rows — or a post whose seq cannot be read
         suspect = _article_link(row)
@@ -296,11 +542,16 @@ def _dedupe(entries: Iterable[ListingEntry | None]) -> tuple[ListingEntry, ...]:
     return tuple(kept)
 
 
-def _find_total(soup: BeautifulSoup) -> int | None:
+def _find_total(root: Node) -> int | None:
     """The board's post count as the page shows it ("Total 1,234", "총 1,234건"), or None."""
-    boxes = soup.select('[class*="total"]') or [soup.body or soup]
-    for box in boxes:
-        match = _TOTAL_RE.search(box.get_text(" "))
+    boxes = [_get_text(box, " ") for box in _nodes(_X_TOTAL_BOXES, root)]
+    if not boxes:  # the page's body; the whole document when it has none
+        bodies = _nodes(_X_BODIES, root)
+        found = _X_ALL_STRINGS(root)
+        everything = " ".join(map(str, found)) if isinstance(found, list) else ""
+        boxes = [_get_text(bodies[0], " ") if bodies else everything]
+    for text in boxes:
+        match = _TOTAL_RE.search(text)
         if match:
             digits = match.group(1).replace(",", "")
             if len(digits) > _MAX_TOTAL_DIGITS:
@@ -310,16 +561,17 @@ def _find_total(soup: BeautifulSoup) -> int | None:
     return None
 
 
-def _soup(markup: str, what: str) -> BeautifulSoup:
+def _page(markup: str, what: str) -> Node:
     """Parse HTML, refusing input that is plainly not an HTML page (empty, text, XML feed)."""
     if not markup.strip() or "<" not in markup:
         raise ParseError(f"{what}: expected an HTML page, got {len(markup)} characters of text")
     if _FEED_START_RE.match(markup):
         raise ParseError(f"{what}: expected an HTML page, got a feed (use the rss source kind)")
-    soup = BeautifulSoup(markup.lstrip("\ufeff"), "html.parser")
-    if soup.find(True) is None:
+    markup = markup.lstrip("\ufeff")
+    root = _html_root(markup) if _START_TAG_RE.search(markup) else None
+    if root is None:
         raise ParseError(f"{what}: expected an HTML page, found no elements")
-    return soup
+    return root
 
 
 def _board(page_url: str) -> str:
@@ -336,17 +588,18 @@ def parse_listing(html: str, page_url: str) -> Listing:
     Raises ListingEmptyError when the page has no table or no row names a post: a 200 listing
     that parses to nothing means the site (or this parser) changed, not that there is no news.
     """
-    soup = _soup(html, page_url)
+    root = _page(html, page_url)
     board = _board(page_url)
-    if soup.select_one(".board_detail") is not None and soup.find("table") is None:
+    is_article = _first_with_class(root, "board_detail", anywhere=True) is not None
+    if is_article and not _nodes(_X_TABLES, root):
         raise ParseError(f"{page_url}: this is an article page, not a listing")
-    rows = soup.select("table tbody tr") or soup.select("table tr")
+    rows = _nodes(_X_BODY_ROWS, root) or _nodes(_X_TABLE_ROWS, root)
     if not rows:
         raise ListingEmptyError(f"{page_url}: no listing table (table tbody tr) on the page")
     problems: list[str] = []
     entries = _dedupe(_guarded_row(row, board, page_url, number, problems)
                       for number, row in enumerate(rows, start=1))  # fmt: skip
-    total = _find_total(soup)
+    total = _find_total(root)
     if not entries:
         raise ListingEmptyError(
             f"{page_url}: {len(rows)} table rows but none links a post "
@@ -357,7 +610,7 @@ def parse_listing(html: str, page_url: str) -> Listing:
 
 
 def _guarded_row(
-    row: Tag, board: str, page_url: str, number: int, problems: list[str]
+    row: Node, board: str, page_url: str, number: int, problems: list[str]
 ) -> ListingEntry | None:
     """One row parsed, or skipped and reported: a poisoned row must not cost its neighbours."""
     try:
@@ -372,55 +625,58 @@ def _guarded_row(
 # --- article ---------------------------------------------------------------------------------
 
 
-def _article_date(head: Tag, title: Tag) -> dt.date | None:
+def _article_date(head: Node, title: Node) -> dt.date | None:
     """The date after a ``Date``/``작성일`` label in ``.bo_head``; else any date but the title's."""
-    text = clean_line(head.get_text(" "))
+    text = clean_line(_get_text(head, " "))
     labelled = next(_valid_dates(_LABELLED_DATE_RE.finditer(text)), None)
     if labelled is not None:
         return labelled
-    title_text = clean_line(title.get_text(" "))
+    title_text = clean_line(_get_text(title, " "))
     return find_date(text.replace(title_text, " ", 1))
 
 
-def _body_node(detail: Tag, page_url: str) -> Tag:
-    body = detail.select_one(".bo_con")
+def _body_node(detail: Node, page_url: str) -> Node:
+    body = _first_with_class(detail, "bo_con")
     if body is None:
         raise ParseError(f"{page_url}: article has no body (.bo_con) in .board_detail")
-    return body.select_one(".se-contents") or body
+    wrapper = _first_with_class(body, "se-contents")
+    return body if wrapper is None else wrapper
 
 
-def document_base(soup: BeautifulSoup, document_url: str) -> str:
+def document_base(root: Node, document_url: str) -> str:
     """The URL relative links resolve against, as a browser computes it (HTML §2.4.1).
 
     The first ``<base href>`` of the document, itself resolved against the document's URL
     (the one reached after redirects); the document's URL when there is none or it is unusable
     (not http/https, a malformed host).
     """
-    base = soup.find("base", href=True)
-    if base is None:
+    bases = _nodes(_X_BASES, root)
+    if not bases:
         return document_url
     try:
-        resolved = urljoin(document_url, str(base["href"]).strip())
+        resolved = urljoin(document_url, str(bases[0].get("href")).strip())
         ok = urlsplit(resolved).scheme in ("http", "https") and bool(urlsplit(resolved).netloc)
     except ValueError:
         ok = False
     return resolved if ok else document_url
 
 
-def _attachments(detail: Tag, base_url: str) -> tuple[Attachment, ...]:
+def _attachments(detail: Node, base_url: str) -> tuple[Attachment, ...]:
     """Every ``down.do`` link in the detail area, by absolute URL, first non-empty name kept.
 
     A link that cannot be resolved (a malformed IPv6 host, a non-web scheme) is skipped alone.
     """
     found: dict[str, str] = {}
-    for anchor in detail.select('a[href*="down.do"]'):
+    for anchor in _nodes(_X_DOWNLOADS, detail):
         try:
-            url = urljoin(base_url, str(anchor["href"]).strip())
+            url = urljoin(base_url, str(anchor.get("href")).strip())
             usable = urlsplit(url).scheme in ("http", "https") and bool(urlsplit(url).hostname)
         except ValueError:
             usable = False
         if not usable:
-            logger.warning("%s: skipping an unusable attachment link %r", base_url, anchor["href"])
+            logger.warning(
+                "%s: skipping an unusable attachment link %r", base_url, anchor.get("href")
+            )
             continue
         name = _inline_text(anchor) or str(anchor.get("title") or "").strip()
         if not found.get(url):
@@ -444,22 +700,48 @@ def parse_article(markup: str, page_url: str, *, fetched_url: str | None = None)
     ``page_url``. Raises ParseError when the page is not an article (error page, login wall,
     changed site). An image-only post parses to an empty body with ``image_only=True``.
     """
-    soup = _soup(markup, page_url)
-    title_node = soup.select_one(".bo_head h2")
+    root = _page(markup, page_url)
+    article = _read_article(root, page_url, fetched_url)
+    if not article.title:
+        # libxml2 keeps HTML 4's rule that a <p> or <table> ends an open heading, so
+        # <h2><p>Title</p></h2> leaves the h2 empty, where browsers (and html.parser) nest them.
+        # Such a page is read again from the tree Beautiful Soup builds, nesting as written.
+        try:
+            rebuilt = _read_article(_soup_tree(_prepare(markup)), page_url, fetched_url)
+        except ParseError:
+            rebuilt = article
+        if rebuilt.title:
+            logger.info("%s: title read from Beautiful Soup's tree", page_url)
+            article = rebuilt
+    if not article.body:
+        logger.warning("%s: empty article body (image-only: %s)", page_url, article.image_only)
+    return article
+
+
+def _read_article(root: Node, page_url: str, fetched_url: str | None) -> Article:
+    """The article in ``root``'s tree (the rules of :func:`parse_article`)."""
+    title_node = next(
+        (
+            h2
+            for h2 in _document_iter(root, "h2")
+            if any(_has_class(above, "bo_head") for above in h2.iterancestors())
+        ),
+        None,
+    )
     if title_node is None:
         raise ParseError(f"{page_url}: not an article page (no .board_detail .bo_head h2)")
-    head = title_node.find_parent(class_="bo_head")
+    head = next((a for a in title_node.iterancestors() if _has_class(a, "bo_head")), None)
     if head is None:
         raise ParseError(f"{page_url}: the title is outside .bo_head")
-    detail = soup.select_one(".board_detail") or head.parent
+    detail = _first_with_class(root, "board_detail", anywhere=True)
+    if detail is None:
+        detail = head.getparent()
     if detail is None:
         raise ParseError(f"{page_url}: article has no .board_detail")
     board, seq = _article_ref(page_url)
     body_node = _body_node(detail, page_url)
     body = html_to_text(body_node)
-    image_only = not body and body_node.find("img") is not None
-    if not body:
-        logger.warning("%s: empty article body (image-only: %s)", page_url, image_only)
+    image_only = not body and next(body_node.iterdescendants("img"), None) is not None
     return Article(
         board=board,
         seq=seq,
@@ -467,6 +749,6 @@ def parse_article(markup: str, page_url: str, *, fetched_url: str | None = None)
         date=_article_date(head, title_node),
         url=canonical_article_url(page_url, board, seq),
         body=body,
-        attachments=_attachments(detail, document_base(soup, fetched_url or page_url)),
+        attachments=_attachments(detail, document_base(root, fetched_url or page_url)),
         image_only=image_only,
     )

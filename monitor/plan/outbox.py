@@ -22,11 +22,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from monitor.clock import local_time_label
 from monitor.config import Config, SubscriberConfig
-from monitor.deliver.mailmessage import mail_domain, mailbox_value
-from monitor.deliver.transports import Transport
 from monitor.errors import (
     DeliveryAbandonedError,
     DeliveryUncertainError,
@@ -34,19 +34,13 @@ from monitor.errors import (
     RecipientRefusedError,
     TemporaryDeliveryError,
 )
-from monitor.models import Delivery, DeliveryItem, PlanningWindow, Release
-from monitor.render.digest import (
-    Digest,
-    DigestItem,
-    DigestRenderer,
-    build_message,
-    local_time_label,
-    matchable_text,
-    matches,
-)
-from monitor.render.view import describe_changes
+from monitor.models import Delivery, DeliveryItem, Digest, DigestItem, PlanningWindow, Release
 from monitor.store.deliveries import DeliveryPlan
 from monitor.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from monitor.deliver.transports import Transport
+    from monitor.render.digest import DigestRenderer
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +65,14 @@ class SendReport:
     sent: list[str] = field(default_factory=list)
     retry: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+
+
+def matches(sub: SubscriberConfig, release: Release) -> bool:
+    """:func:`monitor.render.digest.matches`, imported on first use: a tick with nothing to
+    plan imports no renderer."""
+    from monitor.render.digest import matches as rule
+
+    return rule(sub, release)
 
 
 def period_label(key: str, created_at: dt.datetime, zone: str, weekday: int = 0) -> str:
@@ -129,6 +131,8 @@ def due_period(sub: SubscriberConfig, now: dt.datetime, poll_run: int | None) ->
 def new_message_id(config: Config, key: str, unique: str | None = None) -> str:
     """A Message-ID frozen at planning, so a retried send carries the same one; ``unique``:
     32 random hex digits (default: a fresh UUID4's)."""
+    from monitor.deliver.mailmessage import mail_domain
+
     unique = unique or uuid.uuid4().hex
     return f"<{unique}.{key.replace(':', '-')}@{mail_domain(config.mail.from_)}>"
 
@@ -203,10 +207,13 @@ class _Selector:
         key = (profile, row_id)
         verdict = self.verdicts.get(key)
         if verdict is None:
+            from monitor.render.digest import matchable_text
+            from monitor.render.digest import matches as rule
+
             text = self.texts.get(row_id)
             if text is None:
                 text = self.texts[row_id] = matchable_text(release)
-            verdict = self.verdicts[key] = matches(sub, release, text=text)
+            verdict = self.verdicts[key] = rule(sub, release, text=text)
         return verdict
 
 
@@ -288,6 +295,8 @@ def item_for(
     """A digest item; an update says what changed since the revision the reader last got."""
     if not updated:
         return DigestItem(release)
+    from monitor.render.view import describe_changes
+
     seen = store.last_seen_revision(email, row_id, before_delivery=delivery_id)
     return DigestItem(release, True, describe_changes(seen, release) if seen else "")
 
@@ -358,6 +367,8 @@ def render(
     config: Config, store: Store, delivery: Delivery, theme_names: Mapping[str, str], secret: bytes
 ) -> EmailMessage:
     """The e-mail of a delivery, identical on every retry (same items, Message-ID and Date)."""
+    from monitor.render.digest import build_message
+
     digest, sub = digest_for(config, store, delivery)
     return build_message(
         digest,
@@ -400,9 +411,7 @@ def send_due(
     suppressed = store.suppressed()
     secret = unsubscribe_secret(config, store)
     stopping = cancel.is_set if cancel is not None else lambda: False
-    renderer = DigestRenderer(
-        config.mail, theme_names, secret, linesep=getattr(transport, "linesep", "\n")
-    )
+    renderer: DigestRenderer | None = None  # made (and the renderer imported) at the first claim
     digests = _DigestSource(config, store)
     health = _Health(store)
     record_per_batch = bool(getattr(transport, "exactly_once", False))
@@ -410,6 +419,12 @@ def send_due(
         batch = store.claim_deliveries(now(), LEASE, BATCH)
         if not batch:
             break
+        if renderer is None:
+            from monitor.render.digest import DigestRenderer
+
+            renderer = DigestRenderer(
+                config.mail, theme_names, secret, linesep=getattr(transport, "linesep", "\n")
+            )
         digests.load(batch)
         accepted: list[int] = []
         tried = 0
@@ -532,6 +547,8 @@ class _DigestSource:
             return DigestItem(release, True, "")
         key = (row_id, seen.revision)
         if key not in self.changes:
+            from monitor.render.view import describe_changes
+
             self.changes[key] = describe_changes(seen, release)
         return DigestItem(release, True, self.changes[key])
 
@@ -565,6 +582,8 @@ def _send_one(
         log.warning("delivery %s not sent: %s", label, REMOVED)
         report.failed.append(label)
         return None
+    from monitor.deliver.mailmessage import mailbox_value
+
     try:
         mailbox_value(None, delivery.subscriber, header="To")
     except ValueError as exc:  # an address no header can hold: retrying cannot help

@@ -36,11 +36,10 @@ from email import quoprimime
 from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.utils import format_datetime
-
-import css_inline
-import jinja2
+from typing import TYPE_CHECKING
 
 from monitor.classify.themes import contains_phrase, normalize_text, phrase_regex
+from monitor.clock import local_time_label  # kept importable from here
 from monitor.config import MailConfig, SubscriberConfig
 from monitor.deliver.mailmessage import (
     MAIL_POLICY,
@@ -60,6 +59,10 @@ from monitor.deliver.mailmessage import (
 from monitor.models import Digest, DigestItem, Release
 from monitor.render.templates import template_text
 from monitor.render.view import OTHER, Section, sections, wrap
+
+if TYPE_CHECKING:  # both are imported when the first mail is rendered, not by planning
+    import css_inline
+    import jinja2
 
 __all__ = [
     "Digest",
@@ -145,6 +148,8 @@ def _context(
 
 @functools.cache
 def _environment() -> jinja2.Environment:
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(template_text),
         autoescape=jinja2.select_autoescape(["html"], default_for_string=False, default=False),
@@ -159,6 +164,8 @@ def _environment() -> jinja2.Environment:
 
 @functools.cache
 def _inliner() -> css_inline.CSSInliner:
+    import css_inline
+
     # Remote stylesheets off: rendering must never fetch anything.
     return css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False)
 
@@ -186,16 +193,6 @@ def _render_html(context: Mapping[str, object]) -> str:
 
 
 # --- the message -------------------------------------------------------------------------------
-
-
-def local_time_label(when: dt.datetime) -> str:
-    """``2026-11-27 09:30 KST``: a time as a subscriber reads it, labelled with its zone (the
-    abbreviation, or the UTC offset where the zone has none)."""
-    zone = when.strftime("%Z")
-    if not zone or zone[0] in "+-":
-        offset = when.strftime("%z")  # "+0530"
-        zone = "UTC" + offset[:3] + (f":{offset[3:5]}" if offset[3:5] != "00" else "")
-    return f"{when:%Y-%m-%d %H:%M} {zone}"
 
 
 def _period(digest: Digest) -> str:

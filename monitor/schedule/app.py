@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import logging
 import threading
-import tomllib
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from monitor import data as packaged_data
-from monitor.classify.themes import Classifier, Taxonomy, ThemeSpec, load_default_taxonomy
 from monitor.clock import Clock, system_clock
 from monitor.closing import Closing
 from monitor.config import Config, ThemeConfig
-from monitor.deliver.transports import Transport, make_transport
 from monitor.ops import alerts
-from monitor.ops.health import Metrics
-from monitor.plan import outbox
 from monitor.schedule.poll import Poller, PollReport
 from monitor.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from monitor.classify.themes import Classifier, Taxonomy, ThemeSpec
+    from monitor.deliver.transports import Transport
+    from monitor.ops.health import Metrics
+    from monitor.plan import outbox
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ def theme_spec(theme: ThemeConfig) -> ThemeSpec:
     One ``patterns`` list: the classifier matches those containing Hangul as substrings
     (particles attach to Korean nouns) and the others as whole-word regexes.
     """
+    from monitor.classify.themes import ThemeSpec
+
     return ThemeSpec(
         id=theme.id,
         name=theme.name or "",
@@ -58,19 +61,30 @@ def theme_spec(theme: ThemeConfig) -> ThemeSpec:
 
 def build_taxonomy(config: Config) -> Taxonomy:
     """The packaged themes with the config's additions and overrides applied."""
+    from monitor.classify.themes import load_default_taxonomy
+
     return load_default_taxonomy().with_overrides(theme_spec(t) for t in config.themes)
 
 
-def theme_names(config: Config) -> dict[str, str]:
-    """Theme id → display name of :func:`build_taxonomy`'s themes, in its order, without
-    compiling them: a config theme's name wins over the packaged one, in either mode."""
-    names = {
-        raw["id"]: raw.get("name", "")
-        for raw in tomllib.loads(packaged_data.read_text("themes.toml"))["themes"]
-    }
-    for theme in config.themes:
-        names[theme.id] = theme.name or names.get(theme.id, "")
-    return {theme_id: name or theme_id for theme_id, name in names.items()}
+class LazyMapping(Mapping[str, str]):
+    """A read-only mapping built by ``build`` on first access, so a pass that renders nothing
+    never builds it (theme names need the classifier's module)."""
+
+    def __init__(self, build: Callable[[], Mapping[str, str]]) -> None:
+        self._build = build
+
+    @cached_property
+    def _data(self) -> Mapping[str, str]:
+        return self._build()
+
+    def __getitem__(self, key: str) -> str:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 class App(Closing):
@@ -78,7 +92,8 @@ class App(Closing):
 
     ``clock`` is the process's one clock (see :mod:`monitor.clock`), handed to every component
     that stamps or compares time. ``metrics`` are the counters a tick bumps; the service passes
-    its own so that they outlive a config reload (which builds a new App).
+    its own so that they outlive a config reload (which builds a new App). Without them (a
+    one-shot command, which serves no ``/metrics``) nothing is counted.
     """
 
     def __init__(
@@ -92,7 +107,7 @@ class App(Closing):
         self.config = config
         self.clock = clock
         self.cancel = cancel  # set when the process stops: HTTP requests in flight end at once
-        self.metrics = metrics if metrics is not None else Metrics(lambda: self.config)
+        self.metrics = metrics
         self.store = Store.in_dir(config.state_dir, clock=clock)
         self.store.sync_subscribers(s.email for s in config.subscribers)
 
@@ -100,13 +115,19 @@ class App(Closing):
     def classifier(self) -> Classifier:
         """Built on first use: compiling the rules takes most of a second, which read-only
         commands such as ``status`` should not pay."""
+        from monitor.classify.themes import Classifier
+
         return Classifier(build_taxonomy(self.config))
 
     @cached_property
     def poller(self) -> Poller:
         """The source poller (one HTTP session per source), built on first use."""
         return Poller(
-            self.config, self.store, self.classifier, cancel=self.cancel, clock=self.clock
+            self.config,
+            self.store,
+            lambda: self.classifier,  # built only when a release is to be tagged
+            cancel=self.cancel,
+            clock=self.clock,
         )
 
     def close(self) -> None:
@@ -117,11 +138,13 @@ class App(Closing):
 
     @cached_property
     def theme_names(self) -> dict[str, str]:
-        """Theme id → display name, for digests: read from the taxonomy's data when the
-        classifier is not built yet (a send pass need not compile its rules)."""
+        """Theme id → display name, for digests; read from the theme specs without building
+        the classifier (a send pass with nothing new tags nothing)."""
+        from monitor.classify.themes import theme_names
+
         if "classifier" in self.__dict__:
             return {spec.id: spec.name or spec.id for spec in self.classifier.taxonomy.specs}
-        return theme_names(self.config)
+        return theme_names(theme_spec(t) for t in self.config.themes)
 
     def reclaim_interrupted_sends(self) -> None:
         """Make deliveries leased by a process that died sendable now, not when the lease ends.
@@ -134,6 +157,8 @@ class App(Closing):
 
     def transport(self) -> Transport:
         """A fresh transport for one batch of sends (one SMTP connection per batch)."""
+        from monitor.deliver.transports import make_transport
+
         return make_transport(self.config, cancel=self.cancel)
 
     def tick(self, sources: Collection[str] | None = None, *, send: bool = True) -> TickReport:
@@ -147,8 +172,9 @@ class App(Closing):
         poll = None
         if sources is None or sources:
             poll = self.poller.poll_all(sources, baseline_only=not send)
-            for outcome in poll.outcomes:
-                self.metrics.observe_poll(outcome)
+            if self.metrics is not None:
+                for outcome in poll.outcomes:
+                    self.metrics.observe_poll(outcome)
         if not send:
             return TickReport(poll, (), None)
         if poll is not None:
@@ -161,6 +187,8 @@ class App(Closing):
         self, *, poll_run: int | None = None
     ) -> tuple[tuple[str, ...], outbox.SendReport]:
         """Freeze every due digest and send every pending delivery."""
+        from monitor.plan import outbox  # imported here: ``status`` and ``--help`` never plan
+
         planned = tuple(
             outbox.plan_due(self.config, self.store, now=self.clock(), poll_run=poll_run)
         )
@@ -169,7 +197,7 @@ class App(Closing):
                 self.config,
                 self.store,
                 transport,
-                self.theme_names,
+                LazyMapping(lambda: self.theme_names),  # read only when a digest is rendered
                 now=self.clock,
                 cancel=self.cancel,
             )

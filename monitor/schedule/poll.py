@@ -4,6 +4,19 @@ The rules that keep the archive complete live here: a first poll is a silent bas
 downtime, listing pages are walked until a page holds only known releases (bounded); new
 articles are fetched oldest first; one failing article never stops the others and is retried on
 the next poll because it stays unknown; a listing that parses to nothing is a source failure.
+
+An idle poll costs what a ``304`` costs. The first listing page is asked for conditionally
+(``If-None-Match`` / ``If-Modified-Since``, RFC 9110 §13.1.2, §13.1.3) with the validators of
+the last first page that was *fully* processed; a ``304 Not Modified`` (RFC 9110 §15.4.5) means
+that page is byte-for-byte the one already processed (RFC 9111 §4.3), so nothing is parsed,
+stored or classified. Validators are saved only by a successful poll, after every release of
+that page was stored and its rows marked listed, and only when nothing is owed: a poll with an
+article to retry, an unfinished title re-read or a ``Retry-After`` saves none, so the next poll
+reads the page in full. A crash at any point before that leaves the previous validators, which
+do not match the changed page. Later pages of a catch-up walk, articles, and backfill are never
+conditional. A weak ETag is sent as it came (If-None-Match compares weakly, RFC 9110 §13.1.2); a
+``Last-Modified`` too close to the answer's ``Date`` to be a strong validator is not kept (see
+:mod:`monitor.fetch.http`); a server without validators gets a full read every poll.
 """
 
 from __future__ import annotations
@@ -14,23 +27,28 @@ import logging
 import threading
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from monitor.classify.summarize import summarize
-from monitor.classify.themes import Classifier
 from monitor.clock import Clock, system_clock
 from monitor.config import Config, SourceConfig
 from monitor.errors import FetchError, ListingEmptyError, MonitorError, ParseError
 from monitor.fetch.http import (
     Fetcher,
     FetchInterrupted,
+    FetchResult,
     FetchSettings,
     RetryLaterError,
     build_user_agent,
 )
 from monitor.models import Article, Listing, ListingEntry, Release, SourceOutcome, release_id
-from monitor.parse import board, feed
 from monitor.parse.urls import canonical_article_url, listing_page_url, parse_article_ref
 from monitor.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from monitor.classify.themes import Classifier
+
+# The parsers (bs4), the summariser and the classifier are imported where they are used: an
+# idle poll whose listing answers 304 needs none of them.
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +121,7 @@ class Poller:
         self,
         config: Config,
         store: Store,
-        classifier: Classifier,
+        classifier: Classifier | Callable[[], Classifier],
         *,
         cancel: threading.Event | None = None,
         clock: Clock = system_clock,
@@ -111,11 +129,26 @@ class Poller:
         self.config = config
         self.store = store
         self.clock = clock
-        self.classifier = classifier
+        # A factory is called on the first release to tag: an idle poll never builds the
+        # classifier (compiling its rules costs most of a second).
+        self._classifier: Classifier | None = None
+        self._classifier_factory: Callable[[], Classifier] | None = None
+        if hasattr(classifier, "classify"):  # a Classifier, not a factory
+            self._classifier = classifier  # type: ignore[assignment]
+        else:
+            self._classifier_factory = classifier
         self.cancel = cancel  # set by the service when stopping: requests in flight end at once
         self._fetchers: dict[str, tuple[FetchSettings, Fetcher]] = {}
         #: Called with a line per listing page of a long poll or backfill (the CLI prints them).
         self.progress: Callable[[str], None] | None = None
+
+    @property
+    def classifier(self) -> Classifier:
+        """The classifier, built by the factory on first use."""
+        if self._classifier is None:
+            assert self._classifier_factory is not None
+            self._classifier = self._classifier_factory()
+        return self._classifier
 
     def close(self) -> None:
         """Close every HTTP session."""
@@ -182,7 +215,14 @@ class Poller:
             if source.kind == "mofa-rss":
                 marks = self._poll_feed(source, outcome, run_id, health.etag, health.last_modified)
             else:
-                marks = self._poll_board(source, outcome, run_id, first_poll, health.baseline_at)
+                marks = self._poll_board(
+                    source,
+                    outcome,
+                    run_id,
+                    first_poll,
+                    health.baseline_at,
+                    SourceMarks(etag=health.etag, last_modified=health.last_modified),
+                )
         except FetchInterrupted:
             log.info("source %s: poll interrupted (stopping)", source.id)
             raise
@@ -200,10 +240,11 @@ class Poller:
             last_modified=marks.last_modified,
             baseline=True,
         )
-        self.store.set_item_problems(source.id, outcome.item_problems)
+        if not outcome.not_modified:  # an unchanged listing keeps the problems it had
+            self.store.set_item_problems(source.id, outcome.item_problems)
         self._set_wait(source, outcome.retry_later)
         log.info(
-            "source %s: %d new%s, %d updated, %d article(s) to retry, %d page(s)%s",
+            "source %s: %d new%s, %d updated, %d article(s) to retry, %d page(s)%s%s",
             source.id,
             len(outcome.new),
             " (baseline, not mailed)" if outcome.baseline else "",
@@ -213,6 +254,7 @@ class Poller:
             f", {len(outcome.item_problems)} item(s) skipped or unreadable"
             if outcome.item_problems
             else "",
+            " (not modified: 304)" if outcome.not_modified else "",
         )
         return outcome
 
@@ -254,8 +296,14 @@ class Poller:
         run_id: int | None,
         first_poll: bool,
         baseline_at: dt.datetime | None = None,
+        validators: SourceMarks | None = None,
     ) -> SourceMarks:
         """Walk listing pages while news may continue onto the next one, then fetch articles.
+
+        ``validators`` are those the last complete poll saved: the first page is asked for
+        conditionally with them and, when the server answers ``304``, nothing else is done
+        (see the module's docstring). The marks returned carry the first page's validators
+        only when this poll left nothing owed, else none.
 
         A page's last row tells: if it was listed before, everything below it is old, so the walk
         stops. (Stopping only at a page of *known* rows would, after a baseline of one page,
@@ -268,11 +316,19 @@ class Poller:
         pending: dict[tuple[str, int], ListingEntry] = {}
         walked: list[tuple[str, int]] = []
         total = None
-        for number, listing in enumerate(self._listing_pages(source, max_pages), start=1):
+        asked = validators if validators is not None and not first_poll else SourceMarks()
+        first_page = self._first_listing_page(source, asked)
+        if first_page is None:  # 304: the page last processed in full, unchanged
+            outcome.pages = 1
+            outcome.not_modified = True
+            return asked
+        complete = True  # nothing owed: the first page's validators may be saved
+        pages = self._listing_pages(source, max_pages, first_page[0])
+        for number, listing in enumerate(pages, start=1):
             outcome.pages = number
             outcome.item_problems.extend(listing.problems)
             total = listing.total if total is None else total
-            self._check_titles(source, listing, outcome)
+            complete = self._check_titles(source, listing, outcome) and complete
             if outcome.retry_later is not None:
                 # Asked to wait while re-reading a title: stop asking, and mark nothing as
                 # listed, so the next poll walks these pages again from the top.
@@ -314,13 +370,36 @@ class Poller:
             )
             self._store_from_article(source, entry, outcome, run_id, baseline=in_baseline)
         self.store.mark_listed(walked)
-        return SourceMarks(total=total)
+        if not complete or outcome.article_failures or outcome.retry_later is not None:
+            return SourceMarks(total=total)  # something is owed: the next poll reads in full
+        validated = first_page[1]
+        return SourceMarks(total, validated.etag, validated.last_modified)
 
-    def _listing_pages(self, source: SourceConfig, max_pages: int) -> Iterator[Listing]:
+    def _first_listing_page(
+        self, source: SourceConfig, validators: SourceMarks
+    ) -> tuple[FetchResult, SourceMarks] | None:
+        """The first listing page and its validators, or None when the server answered ``304
+        Not Modified`` to the conditional request made with ``validators``."""
+        result = self.fetcher(source).get(
+            listing_page_url(source.url, 1),
+            etag=validators.etag,
+            last_modified=validators.last_modified,
+            expect="html",
+        )
+        if result.not_modified:
+            return None
+        return result, SourceMarks(etag=result.etag, last_modified=result.last_modified)
+
+    def _listing_pages(
+        self, source: SourceConfig, max_pages: int, first: FetchResult
+    ) -> Iterator[Listing]:
+        """The parsed listing pages, from ``first`` (already fetched) on, never conditional."""
+        from monitor.parse import board
+
         fetcher = self.fetcher(source)
         for page in range(1, max_pages + 1):
             url = listing_page_url(source.url, page)
-            result = fetcher.get(url, expect="html")
+            result = first if page == 1 else fetcher.get(url, expect="html")
             try:
                 yield board.parse_listing(result.text or "", url)
             except ListingEmptyError:
@@ -335,8 +414,12 @@ class Poller:
         by_board = _seqs_by_board(listing)
         return {b: seqs - self.store.known_seqs(b, seqs) for b, seqs in by_board.items()}
 
-    def _check_titles(self, source: SourceConfig, listing: Listing, outcome: SourceOutcome) -> None:
-        """A known release whose listing title changed is re-read: the ministry corrected it."""
+    def _check_titles(self, source: SourceConfig, listing: Listing, outcome: SourceOutcome) -> bool:
+        """A known release whose listing title changed is re-read: the ministry corrected it.
+
+        Returns whether every such re-read was done (one that failed is tried next poll, which
+        therefore must not be skipped by a ``304``)."""
+        done = True
         stored = {
             (board, seq): title
             for board, seqs in _seqs_by_board(listing).items()
@@ -349,13 +432,15 @@ class Poller:
                     article = self._article(source, entry)
                 except RetryLaterError as exc:
                     outcome.retry_later = exc
-                    return
+                    return False
                 except MonitorError as exc:
                     log.warning(
                         "source %s: cannot re-read changed %s: %s", source.id, entry.url, exc
                     )
+                    done = False
                     continue
                 self._store_release(source, self._release(source, article), outcome, None, False)
+        return done
 
     def _article(self, source: SourceConfig, entry: ListingEntry) -> Article:
         """The article of a listing row; its identity is the row's, whatever the site answers.
@@ -363,6 +448,8 @@ class Poller:
         A redirect to another release's page (another board or seq) is a failure of this row,
         not a new release: storing it would duplicate that release under the wrong seq.
         """
+        from monitor.parse import board
+
         result = self.fetcher(source).get(entry.url, expect="html")
         answered = parse_article_ref(result.url)
         if answered is not None and answered != (entry.board, entry.seq):
@@ -415,6 +502,8 @@ class Poller:
         max_pages: int = 500,
     ) -> SourceOutcome:
         """Walk the board's date-filtered listing back to ``since`` and store what is missing, unmailed."""
+        from monitor.parse import board, feed
+
         outcome = SourceOutcome(source.id, baseline=True)
         self.store.ensure_source(source.id, source.kind, source.url)
         fetcher = self.fetcher(source)
@@ -460,7 +549,10 @@ class Poller:
         )
         outcome.pages = 1
         if result.not_modified:
+            outcome.not_modified = True
             return SourceMarks(etag=etag, last_modified=last_modified)
+        from monitor.parse import feed
+
         listing = feed.parse_feed(result.text or "", source.url)
         outcome.item_problems.extend(listing.problems)
         for entry in sorted(listing.entries, key=lambda e: (e.date or dt.date.min, e.seq)):
@@ -475,6 +567,8 @@ class Poller:
     # -- storing -------------------------------------------------------------------------------
 
     def _release(self, source: SourceConfig, article: Article) -> Release:
+        from monitor.classify.summarize import summarize
+
         return Release(
             id=release_id(article.board, article.seq),
             source=source.id,

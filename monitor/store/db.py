@@ -22,7 +22,7 @@ from pathlib import Path
 from monitor.clock import Clock, system_clock
 from monitor.closing import Closing
 from monitor.errors import StoreError
-from monitor.store.migrations import MIGRATIONS
+from monitor.store.migrations import COMPACT_AFTER, MIGRATIONS
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ class Database(Closing):
 
     def _migrate(self) -> None:
         fresh = self.schema_version == 0
+        compact = False
         if fresh:  # a new user needs one line, not the list of migrations
             log.info("creating the state database %s", self.path)
         for number, migration in enumerate(MIGRATIONS, start=1):
@@ -116,9 +117,35 @@ class Database(Closing):
                     conn.execute(f"PRAGMA user_version = {number}")
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: migration {number} failed: {exc}") from exc
+            compact = compact or (not fresh and migration in COMPACT_AFTER)
+        if compact:
+            self._compact()
         if self.schema_version > len(MIGRATIONS):
             raise StoreError(
                 f"{self.path} was written by a newer mofa-monitor (schema {self.schema_version}); upgrade"
+            )
+
+    def _compact(self) -> None:
+        """``VACUUM`` after a migration that freed much of the file (SQLite only). It rewrites the
+        whole file and needs about its size again in free disk space while it runs; a failure
+        leaves the database as it was (still correct, only larger) and is logged."""
+        pages, free = (
+            int(self.conn.execute(f"PRAGMA {name}").fetchone()[0])
+            for name in ("page_count", "freelist_count")
+        )
+        if not pages or free < pages // 4:
+            return
+        log.info("compacting %s: the migration freed %d of its %d pages", self.path, free, pages)
+        try:
+            self.conn.execute("VACUUM")
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            log.warning(
+                "could not compact %s (%s); it stays correct, only larger: run "
+                "`sqlite3 %s VACUUM` while mofa-monitor is stopped to reclaim the space",
+                self.path,
+                exc,
+                self.path,
             )
 
     # -- settings ------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from monitor.models import (
     Watermarks,
 )
 from monitor.store.db import Database, marks, parse_ts, ts
+from monitor.store.releases import revision_texts_sql
 from monitor.store.subscribers import advance_window, advance_windows
 
 T = TypeVar("T")
@@ -355,7 +356,8 @@ class DeliveryRepository:
         ``before_delivery`` (any delivery when None): what the reader last saw, to say what an
         Updated item changed. None if they never got it."""
         row = self.db.conn.execute(
-            "SELECT rv.revision, rv.title, rv.body, rv.attachments FROM release_revisions rv "
+            f"SELECT {revision_texts_sql('rv', 'r')} FROM release_revisions rv "
+            "JOIN releases r ON r.id = rv.release_id "
             "WHERE rv.release_id = ? AND rv.revision = (SELECT MAX(i.revision) FROM delivery_items i"
             " WHERE i.subscriber = ? AND i.release_id = ? AND i.delivery_id < ?)",
             (row_id, email.lower(), row_id, before_delivery if before_delivery else 2**62),

@@ -219,10 +219,78 @@ def _m5_subscriber_removed_at(db: sqlite3.Connection) -> None:
     _run(db, "ALTER TABLE subscribers ADD COLUMN removed_at TEXT;")
 
 
+def _m6_archive_at_scale(db: sqlite3.Connection) -> None:
+    """An archive of 100,000 releases costs what one of 100 does.
+
+    - ``releases_by_date`` serves ``releases --since`` (a range) in the listing's order (date,
+      first seen, seq, all descending: the index read backwards), so a listing streams from the
+      first row instead of sorting the whole table first.
+    - A revision row no longer holds a second copy of the current text: the row of a release's
+      current revision has ``title`` and ``body`` NULL, meaning "the release row's"; a row gets
+      them when a newer revision supersedes it (``attachments``, small, stay in every row, NULL
+      still meaning "not recorded", as before schema 2). Rows are rebuilt with an explicit
+      ``id INTEGER PRIMARY KEY`` keeping each old rowid (the subscribers'
+      ``planned_revision_row`` watermarks refer to them, and ``VACUUM`` may renumber an implicit
+      rowid). Only a current row whose title and body equal the release row's is emptied; any
+      other row keeps what it holds, so nothing is lost.
+    """
+    _run(
+        db,
+        """
+        CREATE INDEX releases_by_date ON releases(date, first_seen_at, seq);
+        CREATE TABLE release_revisions_v6 (
+            id INTEGER PRIMARY KEY,
+            release_id INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,
+            revision INTEGER NOT NULL,
+            title TEXT,
+            body TEXT,
+            content_hash TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            attachments TEXT,
+            UNIQUE (release_id, revision)
+        );
+        INSERT INTO release_revisions_v6(id, release_id, revision, title, body, content_hash,
+                                         seen_at, attachments)
+        SELECT v.rowid, v.release_id, v.revision,
+               CASE WHEN r.id IS NULL THEN v.title END,
+               CASE WHEN r.id IS NULL THEN v.body END,
+               v.content_hash, v.seen_at, v.attachments
+          FROM release_revisions v
+          LEFT JOIN releases r
+            ON r.id = v.release_id AND r.revision = v.revision AND r.title = v.title
+           AND r.body = v.body
+         ORDER BY v.rowid;
+        DROP TABLE release_revisions;
+        ALTER TABLE release_revisions_v6 RENAME TO release_revisions
+        """,
+    )
+
+
+def _m7_listed_owed(db: sqlite3.Connection) -> None:
+    """``listed.owed`` marks a listing row seen but not stored (its article failed), so a poll
+    finds the few such rows through a partial index instead of anti-joining every row ever
+    listed with ``releases`` (a cost that grew with the archive)."""
+    _run(
+        db,
+        """
+        ALTER TABLE listed ADD COLUMN owed INTEGER NOT NULL DEFAULT 0;
+        UPDATE listed SET owed = 1 WHERE NOT EXISTS
+            (SELECT 1 FROM releases r WHERE r.board = listed.board AND r.seq = listed.seq);
+        CREATE INDEX listed_owed ON listed(board, seq) WHERE owed = 1
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m1_initial,
     _m2_subscription_log,
     _m3_delivery_order_and_transport,
     _m4_source_waits_and_robots,
     _m5_subscriber_removed_at,
+    _m6_archive_at_scale,
+    _m7_listed_owed,
 )
+
+#: Migrations after which the file is compacted (``VACUUM``, outside their transaction): they free
+#: a large part of the file's pages, which SQLite would otherwise keep inside it as free pages.
+COMPACT_AFTER: frozenset[Callable[[sqlite3.Connection], None]] = frozenset({_m6_archive_at_scale})

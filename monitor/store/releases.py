@@ -3,6 +3,12 @@
 Tables ``releases``, ``release_revisions``, ``release_themes`` and ``listed``. A release is
 identified by ``(board, seq)`` (the ministry's ids) and by its row id (the outbox refers to rows);
 every change of title or body is a new revision row, never an overwrite of what a reader saw.
+
+Each text is stored once. The release row holds the current title and body; the revision row of
+the current revision holds neither (NULL: "the release row's"), and a revision row receives them
+when a newer revision supersedes it. So an archive of releases never corrected holds one copy of
+each text, and :func:`revision_texts_sql` reads any revision either way. Every revision row keeps
+its own attachments (a short JSON list; NULL in rows stored before schema 2 recorded them).
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from monitor.models import (
     Attachment,
@@ -61,16 +67,26 @@ class ReleaseRepository:
         return {int(r[0]) for r in rows}
 
     def owed_listings(self, boards: Iterable[str]) -> dict[tuple[str, int], dt.datetime]:
-        """Rows of these boards listed but never stored (their article failed) → first listed."""
+        """Rows of these boards listed but never stored (their article failed) → first listed.
+
+        Read through the partial index of rows marked ``owed`` when listed unstored, so the
+        cost follows the failures, not the archive; rows stored since (a later poll, backfill)
+        lose the mark here.
+        """
         wanted = list(boards)
         if not wanted:
             return {}
         rows = self.db.conn.execute(
-            f"SELECT l.board, l.seq, l.first_listed_at FROM listed l WHERE l.board IN ({marks(wanted)}) "
-            "AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.board = l.board AND r.seq = l.seq)",
+            "SELECT l.board, l.seq, l.first_listed_at, EXISTS (SELECT 1 FROM releases r "
+            "WHERE r.board = l.board AND r.seq = l.seq) FROM listed l "
+            f"WHERE l.owed = 1 AND l.board IN ({marks(wanted)})",
             wanted,
-        )
-        return {(r[0], int(r[1])): dt.datetime.fromisoformat(r[2]) for r in rows}
+        ).fetchall()
+        paid = [(r[0], int(r[1])) for r in rows if r[3]]
+        if paid:
+            with self.db.transaction() as conn:
+                conn.executemany("UPDATE listed SET owed = 0 WHERE board = ? AND seq = ?", paid)
+        return {(r[0], int(r[1])): dt.datetime.fromisoformat(r[2]) for r in rows if not r[3]}
 
     def mark_listed(self, entries: Iterable[tuple[str, int]]) -> None:
         """Remember listing rows seen (stamped with the store's clock), so the next poll knows
@@ -78,8 +94,10 @@ class ReleaseRepository:
         now = ts(self.db.now())
         with self.db.transaction() as conn:
             conn.executemany(  # ON CONFLICT DO NOTHING: SQLite ≥ 3.24 and PostgreSQL alike
-                "INSERT INTO listed(board, seq, first_listed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                [(board, seq, now) for board, seq in entries],
+                "INSERT INTO listed(board, seq, first_listed_at, owed) VALUES (?, ?, ?, CASE WHEN "
+                "EXISTS (SELECT 1 FROM releases r WHERE r.board = ? AND r.seq = ?) THEN 0 ELSE 1 END) "
+                "ON CONFLICT DO NOTHING",
+                [(board, seq, now, board, seq) for board, seq in entries],
             )
 
     # -- writing releases ----------------------------------------------------------------------
@@ -130,17 +148,11 @@ class ReleaseRepository:
                 existing = self.stored_version(release.board, release.seq)
                 return existing.row_id if existing else 0
             row_id = int(cursor.lastrowid or 0)  # PostgreSQL: INSERT ... RETURNING id
+            # The current revision's texts are the release row's (see the module's docstring).
             conn.execute(
-                "INSERT INTO release_revisions(release_id, revision, title, body, content_hash, "
-                "seen_at, attachments) VALUES (?, 1, ?, ?, ?, ?, ?)",
-                (
-                    row_id,
-                    release.title,
-                    release.body,
-                    content_hash,
-                    now,
-                    _attachments_json(release.attachments),
-                ),
+                "INSERT INTO release_revisions(release_id, revision, content_hash, seen_at, "
+                "attachments) VALUES (?, 1, ?, ?, ?)",
+                (row_id, content_hash, now, _attachments_json(release.attachments)),
             )
             _write_tags(conn, row_id, classification)
         return row_id
@@ -155,6 +167,13 @@ class ReleaseRepository:
             revision = conn.execute(
                 "SELECT revision + 1 FROM releases WHERE id = ?", (row_id,)
             ).fetchone()[0]
+            # The superseded revision keeps its texts: copy them out of the release row first.
+            conn.execute(
+                "UPDATE release_revisions SET title = r.title, body = r.body FROM releases r "
+                "WHERE r.id = ? AND release_revisions.release_id = r.id "
+                "AND release_revisions.revision = r.revision AND release_revisions.title IS NULL",
+                (row_id,),
+            )
             conn.execute(
                 "UPDATE releases SET title = ?, date = ?, body = ?, image_only = ?, attachments = ?, "
                 "content_hash = ?, revision = ?, updated_at = ?, summary = ? WHERE id = ?",
@@ -172,17 +191,9 @@ class ReleaseRepository:
                 ),
             )
             conn.execute(
-                "INSERT INTO release_revisions(release_id, revision, title, body, content_hash, "
-                "seen_at, attachments) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    row_id,
-                    revision,
-                    release.title,
-                    release.body,
-                    content_hash,
-                    now,
-                    _attachments_json(release.attachments),
-                ),
+                "INSERT INTO release_revisions(release_id, revision, content_hash, seen_at, "
+                "attachments) VALUES (?, ?, ?, ?, ?)",
+                (row_id, revision, content_hash, now, _attachments_json(release.attachments)),
             )
             _write_tags(conn, row_id, classification)
         return int(revision)
@@ -216,36 +227,41 @@ class ReleaseRepository:
         board: str | None = None,
         seq: int | None = None,
     ) -> list[Release]:
-        """Stored releases, newest first (by date, then first seen, then seq).
+        """Stored releases, newest first, as a list: :meth:`iter_releases` (see there)."""
+        return list(self.iter_releases(theme=theme, since=since, limit=limit, board=board, seq=seq))
+
+    def iter_releases(
+        self,
+        *,
+        theme: str | None = None,
+        since: dt.date | None = None,
+        limit: int | None = None,
+        board: str | None = None,
+        seq: int | None = None,
+        evidence: bool = True,
+    ) -> Iterator[Release]:
+        """Stored releases, newest first (by date, then first seen, then seq), one at a time.
 
         Every filter is optional and they combine: ``theme`` (a theme id of DESIGN §4),
         ``since`` (release date on or after), ``board`` and ``seq`` (the ministry's ids),
-        ``limit`` (at most this many; None or 0 for all).
+        ``limit`` (at most this many; None or 0 for all). ``evidence=False`` leaves each
+        :class:`ThemeTag`'s evidence empty, for listings that show theme ids only (parsing the
+        evidence is most of the cost of reading a release).
+
+        Rows stream from one statement (the index ``releases_by_date`` gives the order, so the
+        first release comes before the last row is read) and their tags are read per batch of
+        :data:`BATCH` rows: memory stays flat whatever the size of the archive. The statement
+        reads one snapshot of the database; it is held until the iterator is exhausted or
+        closed, so iterate promptly (a reader left open keeps SQLite's write-ahead log from
+        being checkpointed).
         """
-        conditions: list[str] = []
-        args: list[object] = []
-        if board is not None:
-            conditions.append("r.board = ?")
-            args.append(board)
-        if seq is not None:
-            conditions.append("r.seq = ?")
-            args.append(seq)
-        if theme:
-            conditions.append(
-                "EXISTS (SELECT 1 FROM release_themes t WHERE t.release_id = r.id AND t.theme = ?)"
-            )
-            args.append(theme)
-        if since:
-            conditions.append("r.date >= ?")
-            args.append(since.isoformat())
-        sql = "SELECT * FROM releases r"
-        if conditions:
-            sql += " WHERE " + " AND ".join(conditions)
-        sql += " ORDER BY r.date DESC, r.first_seen_at DESC, r.seq DESC"
-        if limit:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return self._with_tags(self.db.conn.execute(sql, args).fetchall())
+        sql, args = listing_query(theme=theme, since=since, limit=limit, board=board, seq=seq)
+        cursor = self.db.conn.execute(sql, args)
+        try:
+            while batch := cursor.fetchmany(BATCH):
+                yield from self._with_tags(batch, evidence=evidence)
+        finally:
+            cursor.close()
 
     def release(self, public_id: str) -> Release | None:
         """One release by its public id (``m_5676-322002``) or bare seq when unambiguous."""
@@ -278,26 +294,85 @@ class ReleaseRepository:
         stored (see :class:`monitor.models.Watermarks`)."""
         return current_watermarks(self.db.conn)
 
-    def _with_tags(self, rows: list[sqlite3.Row]) -> list[Release]:
+    def _with_tags(self, rows: list[sqlite3.Row], *, evidence: bool = True) -> list[Release]:
         if not rows:
             return []
         ids = [r["id"] for r in rows]
         tags: dict[int, list[ThemeTag]] = {i: [] for i in ids}
+        columns = "release_id, theme, score" + (", evidence" if evidence else "")
         for t in self.db.conn.execute(
-            f"SELECT * FROM release_themes WHERE release_id IN ({marks(ids)}) "
+            f"SELECT {columns} FROM release_themes WHERE release_id IN ({marks(ids)}) "
             "ORDER BY score DESC, theme",
             ids,
         ):
-            evidence = tuple(
-                Evidence(term, where, count) for term, where, count in json.loads(t["evidence"])
+            found = (
+                tuple(Evidence(term, where, n) for term, where, n in json.loads(t["evidence"]))
+                if evidence
+                else ()
             )
-            tags[t["release_id"]].append(ThemeTag(t["theme"], t["score"], evidence))
+            tags[t["release_id"]].append(ThemeTag(t["theme"], t["score"], found))
         return [_release_from_row(r, tuple(tags[r["id"]])) for r in rows]
+
+
+def revision_texts_sql(revision: str = "rv", release: str = "r") -> str:
+    """The select list ``revision, title, body, attachments`` of a revision row aliased
+    ``revision`` joined to its release row aliased ``release``: a row without texts (the current
+    revision's) takes the release row's title and body. ``attachments`` is the revision's own
+    (NULL where a revision stored before schema 2 did not record them)."""
+    own = f"{revision}.title IS NOT NULL"
+    return (
+        f"{revision}.revision AS revision, "
+        f"CASE WHEN {own} THEN {revision}.title ELSE {release}.title END AS title, "
+        f"CASE WHEN {own} THEN {revision}.body ELSE {release}.body END AS body, "
+        f"{revision}.attachments AS attachments"
+    )
+
+
+#: Rows per batch of :meth:`ReleaseRepository.iter_releases` (one tag query each).
+BATCH = 256
+
+
+def listing_query(
+    *,
+    theme: str | None = None,
+    since: dt.date | None = None,
+    limit: int | None = None,
+    board: str | None = None,
+    seq: int | None = None,
+) -> tuple[str, list[object]]:
+    """The statement and arguments of :meth:`ReleaseRepository.iter_releases`: ``SELECT *`` of
+    the releases matching the filters, ordered as the listing. The order is the index
+    ``releases_by_date`` read backwards, so neither ``--since`` nor an unfiltered listing scans
+    or sorts the whole table."""
+    conditions: list[str] = []
+    args: list[object] = []
+    if board is not None:
+        conditions.append("r.board = ?")
+        args.append(board)
+    if seq is not None:
+        conditions.append("r.seq = ?")
+        args.append(seq)
+    if theme:
+        conditions.append(
+            "EXISTS (SELECT 1 FROM release_themes t WHERE t.release_id = r.id AND t.theme = ?)"
+        )
+        args.append(theme)
+    if since:
+        conditions.append("r.date >= ?")
+        args.append(since.isoformat())
+    sql = "SELECT * FROM releases r"
+    if conditions:
+        sql += " WHERE " + " AND ".join(conditions)
+    sql += " ORDER BY r.date DESC, r.first_seen_at DESC, r.seq DESC"
+    if limit:
+        sql += " LIMIT ?"
+        args.append(limit)
+    return sql, args
 
 
 def current_watermarks(conn: sqlite3.Connection) -> Watermarks:
     """:meth:`ReleaseRepository.watermarks` on a connection (inside a caller's transaction)."""
-    # rowid: SQLite's implicit row number of release_revisions (PostgreSQL: an identity column).
+    # rowid: release_revisions.id, its INTEGER PRIMARY KEY (PostgreSQL: an identity column).
     row = conn.execute(
         "SELECT (SELECT COALESCE(MAX(id), 0) FROM releases), "
         "(SELECT COALESCE(MAX(rowid), 0) FROM release_revisions)"

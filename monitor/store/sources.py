@@ -42,11 +42,17 @@ class SourceRepository:
     # -- health --------------------------------------------------------------------------------
 
     def ensure_source(self, source_id: str, kind: str, url: str) -> SourceHealth:
-        """Register a configured source (kind/url follow the config) and return its health row."""
+        """Register a configured source (kind/url follow the config) and return its health row.
+
+        A source whose URL changed forgets its HTTP validators: they belong to the old URL's
+        answer and, sent to the new one, could get a ``304`` for a page never read."""
         with self.db.transaction() as conn:
             conn.execute(  # upsert: SQLite ≥ 3.24 and PostgreSQL share this syntax
                 "INSERT INTO sources(id, kind, url, created_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, url = excluded.url",
+                "ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, url = excluded.url, "
+                "etag = CASE WHEN sources.url = excluded.url THEN sources.etag END, "
+                "last_modified = CASE WHEN sources.url = excluded.url "
+                "THEN sources.last_modified END",
                 (source_id, kind, url, ts(self.db.now())),
             )
         health = self.source(source_id)

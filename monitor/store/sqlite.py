@@ -130,6 +130,7 @@ class Store(Closing):
     retag = _Delegate("release_repository", ReleaseRepository.retag)
     rebase_urls = _Delegate("release_repository", ReleaseRepository.rebase_urls)
     releases = _Delegate("release_repository", ReleaseRepository.releases)
+    iter_releases = _Delegate("release_repository", ReleaseRepository.iter_releases)
     release = _Delegate("release_repository", ReleaseRepository.release)
     releases_by_row = _Delegate("release_repository", ReleaseRepository.releases_by_row)
     release_texts = _Delegate("release_repository", ReleaseRepository.release_texts)
