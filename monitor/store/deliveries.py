@@ -149,7 +149,7 @@ class DeliveryRepository:
             "ORDER BY id",
             (low_row, through[0]),
         ).fetchall()
-        # rowid: SQLite's implicit row number of release_revisions (PostgreSQL: an identity column).
+        # rowid: release_revisions.id, its INTEGER PRIMARY KEY (PostgreSQL: an identity column).
         revised: dict[int, int] = {
             r[0]: r[1]
             for r in conn.execute(
