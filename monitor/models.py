@@ -198,6 +198,7 @@ class SourceHealth:
     etag: str | None
     last_modified: str | None
     total_count: int | None
+    validated_at: dt.datetime | None = None  # when a full read last saved etag/last_modified
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ across one-shot runs while its copy in the state is fresh.
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import logging
 import re
@@ -451,3 +452,66 @@ def test_a_source_whose_url_changed_forgets_its_validators(tmp_path: Path) -> No
         assert (same.etag, same.last_modified) == ('"x"', "Mon, 30 Nov 2026")
         moved = store.ensure_source("mofa-en", "mofa-board", "https://b.example/list.do")
         assert (moved.etag, moved.last_modified) == (None, None)
+
+
+class _StaleLastModified(FaultyHandler):
+    """A server whose validators do not follow its content: one Last-Modified for ever (a page
+    template's), no ETag, and ``304`` to any If-Modified-Since — news included."""
+
+    STAMP = "Mon, 02 Nov 2026 09:00:00 GMT"
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "etag":
+            return
+        super().send_header(keyword, self.STAMP if keyword.lower() == "last-modified" else value)
+
+    def answer(self) -> int | None:
+        if "/list.do" in self.path and self.headers.get("If-Modified-Since") == self.STAMP:
+            return self._respond(304, b"", None, {})
+        return super().answer()
+
+
+def test_validators_are_trusted_for_an_hour_then_the_listing_is_read_in_full(
+    tmp_path: Path,
+) -> None:
+    """A server that answers 304 although news was published delays that news by at most
+    FULL_READ_EVERY: within it the poll is conditional (and sees nothing), after it the listing
+    is read unconditionally, the news stored, and the validators saved with a new time."""
+    from monitor.config import load_config
+    from monitor.schedule.app import App
+    from monitor.schedule.poll import FULL_READ_EVERY
+
+    site_class = type("Site", (SiteServer,), {"handler_class": _StaleLastModified})
+    site = site_class(mode="dynamic").start()
+    now = [dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)]
+    try:
+        site.seed_from_corpus(limit=25)
+        config = load_config(write_config(tmp_path, site))
+
+        def tick() -> list[LoggedRequest]:
+            before = len(site.requests)
+            with App(config, clock=lambda: now[0]) as app:
+                app.tick()
+            return listing_requests(site.requests[before:])
+
+        tick()  # baseline: a full read saves the template's Last-Modified
+        assert validators(config_path := tmp_path / "config.toml")[1] == _StaleLastModified.STAMP
+        site.publish(920_001, "Statement Behind a Stale Validator", "2026-11-30", "1. News.")
+
+        now[0] += FULL_READ_EVERY - dt.timedelta(minutes=1)
+        within = tick()
+        assert [r.status for r in within] == [304]
+        assert within[0].headers["If-Modified-Since"] == _StaleLastModified.STAMP
+        assert 920_001 not in stored(config_path), "the server hid it, as the test intends"
+
+        now[0] += dt.timedelta(minutes=1)
+        after = tick()
+        assert [r.status for r in after] == [200]
+        assert not any(h in after[0].headers for h in ("If-None-Match", "If-Modified-Since"))
+        assert 920_001 in stored(config_path)
+
+        assert [r.status for r in tick()] == [304], "the new full read is trusted again"
+        now[0] -= dt.timedelta(days=2)  # a clock stepped back does not extend the trust
+        assert [r.status for r in tick()] == [200]
+    finally:
+        site.stop()

@@ -17,6 +17,12 @@ do not match the changed page. Later pages of a catch-up walk, articles, and bac
 conditional. A weak ETag is sent as it came (If-None-Match compares weakly, RFC 9110 §13.1.2); a
 ``Last-Modified`` too close to the answer's ``Date`` to be a strong validator is not kept (see
 :mod:`monitor.fetch.http`); a server without validators gets a full read every poll.
+
+Validators are trusted for :data:`FULL_READ_EVERY` only: a poll after that reads the first page
+unconditionally (and saves its validators anew). A server whose validators do not follow its
+content — a ``Last-Modified`` taken from a page template, an ETag a cache keeps across changes —
+would otherwise answer ``304`` while news piles up unseen; with this rule such news is late by at
+most that long, never lost (the walk that follows reads it like news after downtime).
 """
 
 from __future__ import annotations
@@ -51,6 +57,11 @@ if TYPE_CHECKING:
 # idle poll whose listing answers 304 needs none of them.
 
 log = logging.getLogger(__name__)
+
+#: How long validators saved by a full read are sent: the first poll after this reads the listing
+#: unconditionally. One full read an hour costs ~16 KB; it bounds how late news can be when a
+#: server answers ``304`` for a page that changed.
+FULL_READ_EVERY = dt.timedelta(hours=1)
 
 #: How long a listed row whose article keeps failing is fetched again directly (a row can slide
 #: off the pages a poll walks before its article answers; after this it is taken as withdrawn).
@@ -202,6 +213,14 @@ class Poller:
         outcome = SourceOutcome(source.id, baseline=baseline_only or first_poll)
         notes = self.store.source_notes(source.id)
         now = self.clock()
+        # Fresh only inside [0, FULL_READ_EVERY): a clock stepped back does not extend the trust.
+        age = now - health.validated_at if health.validated_at is not None else None
+        fresh = age is not None and dt.timedelta(0) <= age < FULL_READ_EVERY
+        validators = (
+            SourceMarks(etag=health.etag, last_modified=health.last_modified)
+            if fresh
+            else SourceMarks()
+        )
         if notes.wait_until is not None and notes.wait_until > now:
             outcome.deferred = True
             outcome.consecutive_failures = health.consecutive_failures
@@ -213,7 +232,9 @@ class Poller:
             return outcome
         try:
             if source.kind == "mofa-rss":
-                marks = self._poll_feed(source, outcome, run_id, health.etag, health.last_modified)
+                marks = self._poll_feed(
+                    source, outcome, run_id, validators.etag, validators.last_modified
+                )
             else:
                 marks = self._poll_board(
                     source,
@@ -221,7 +242,7 @@ class Poller:
                     run_id,
                     first_poll,
                     health.baseline_at,
-                    SourceMarks(etag=health.etag, last_modified=health.last_modified),
+                    validators,
                 )
         except FetchInterrupted:
             log.info("source %s: poll interrupted (stopping)", source.id)
@@ -239,6 +260,7 @@ class Poller:
             etag=marks.etag,
             last_modified=marks.last_modified,
             baseline=True,
+            revalidated=not outcome.not_modified,
         )
         if not outcome.not_modified:  # an unchanged listing keeps the problems it had
             self.store.set_item_problems(source.id, outcome.item_problems)

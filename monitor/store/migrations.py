@@ -281,6 +281,14 @@ def _m7_listed_owed(db: sqlite3.Connection) -> None:
     )
 
 
+def _m8_source_validated_at(db: sqlite3.Connection) -> None:
+    """``sources.validated_at``: when the source's validators were last saved by a full
+    (unconditional) read. Polls send them only while that is recent (see
+    ``monitor.schedule.poll.FULL_READ_EVERY``); NULL — every source after the upgrade — means
+    the next poll reads the listing in full."""
+    _run(db, "ALTER TABLE sources ADD COLUMN validated_at TEXT;")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m1_initial,
     _m2_subscription_log,
@@ -289,6 +297,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m5_subscriber_removed_at,
     _m6_archive_at_scale,
     _m7_listed_owed,
+    _m8_source_validated_at,
 )
 
 #: Migrations after which the file is compacted (``VACUUM``, outside their transaction): they free

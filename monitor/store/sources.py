@@ -52,7 +52,9 @@ class SourceRepository:
                 "ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, url = excluded.url, "
                 "etag = CASE WHEN sources.url = excluded.url THEN sources.etag END, "
                 "last_modified = CASE WHEN sources.url = excluded.url "
-                "THEN sources.last_modified END",
+                "THEN sources.last_modified END, "
+                "validated_at = CASE WHEN sources.url = excluded.url "
+                "THEN sources.validated_at END",
                 (source_id, kind, url, ts(self.db.now())),
             )
         health = self.source(source_id)
@@ -77,15 +79,20 @@ class SourceRepository:
         etag: str | None = None,
         last_modified: str | None = None,
         baseline: bool = False,
+        revalidated: bool = False,
     ) -> None:
-        """Reset the failure counter; remember validators and mark the baseline done."""
+        """Reset the failure counter; remember validators and mark the baseline done.
+
+        ``revalidated``: the validators come from a full (unconditional) read, so
+        ``validated_at`` becomes now; a ``304`` keeps the time of the read that saved them."""
         now = ts(self.db.now())
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE sources SET last_attempt_at = ?, last_success_at = ?, consecutive_failures = 0, "
                 "last_error = NULL, total_count = COALESCE(?, total_count), etag = ?, last_modified = ?, "
+                "validated_at = CASE WHEN ? THEN ? ELSE validated_at END, "
                 "baseline_at = CASE WHEN ? THEN COALESCE(baseline_at, ?) ELSE baseline_at END WHERE id = ?",
-                (now, now, total, etag, last_modified, baseline, now, source_id),
+                (now, now, total, etag, last_modified, revalidated, now, baseline, now, source_id),
             )
 
     def record_poll_failure(self, source_id: str, error: str) -> int:
@@ -203,4 +210,5 @@ def _source_from_row(row: sqlite3.Row) -> SourceHealth:
         etag=row["etag"],
         last_modified=row["last_modified"],
         total_count=row["total_count"],
+        validated_at=parse_ts(row["validated_at"]),
     )
