@@ -650,3 +650,45 @@ def test_theme_names_without_the_classifier_are_the_classifiers(tmp_path: Path) 
         built.close()
     assert names["arctic"] == "Arctic" and names["cyber"] == "Cyber security"
     assert names["unnamed"] == "unnamed"
+
+
+KOREAN_TITLE = "북한 탄도미사일 발사 관련 외교부 대변인 논평 및 한미일 외교장관 통화 결과"
+
+
+@pytest.mark.parametrize("fmt", ["text", "html"])
+def test_a_digest_email_encodes_as_base64_reaches_its_reader_as_build_message_makes_it(
+    tmp_path: Path, fmt: str
+) -> None:
+    """A Korean title in the first lines makes :mod:`email` choose base64 for the text part; the
+    render-once path re-encodes such a part whole per reader (it once tried to keep it as ASCII
+    chunks, failed, and put the delivery off for ever)."""
+    from test_outbox import NK
+
+    ledger = Ledger(
+        config_with(
+            tmp_path,
+            f'[[subscribers]]\nemail = "r@example.org"\nfrequency = "immediate"\nformat = "{fmt}"\n',
+        )
+    )
+    ledger.release(2, kst(26, 11))  # an English release beside it
+    ledger.subscribe("r@example.org", kst(26, 10))
+    row = ledger.release(1, kst(26, 12))
+    release = ledger.store.releases_by_row([row])[row]
+    ledger.store.update_release(
+        row,
+        dataclasses.replace(
+            release, title=KOREAN_TITLE, body=KOREAN_TITLE * 5, summary=KOREAN_TITLE
+        ),
+        content_hash="k",
+        classification=NK,
+    )
+    assert ledger.plan(kst(26, 13), poll_run=1)
+    folder = tmp_path / "mail"
+
+    report = send_pass(ledger, MaildirTransport(folder))
+
+    delivered = list((folder / "new").iterdir())
+    assert len(delivered) == 1 and report.sent and not report.retry and not report.failed
+    data = delivered[0].read_bytes()
+    assert b"Content-Transfer-Encoding: base64" in data
+    assert data == reference(ledger, "r@example.org", data)

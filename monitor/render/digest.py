@@ -369,11 +369,17 @@ class _Body:
         elif "".join(e + "\n" for e in encoded) != payload:
             return None
         bounds = [-1, *slots, len(lines)]
-        chunks = tuple(
-            "".join(e + "\n" for e in encoded[start + 1 : stop])
-            .replace("\n", linesep)
-            .encode("ascii")
-            for start, stop in itertools.pairwise(bounds)
+        # Quoted-printable and 7bit parts are kept as encoded chunks between the reader's lines;
+        # a base64 part is re-encoded whole per reader (its lines are raw text, not ASCII).
+        chunks = (
+            tuple(
+                "".join(e + "\n" for e in encoded[start + 1 : stop])
+                .replace("\n", linesep)
+                .encode("ascii")
+                for start, stop in itertools.pairwise(bounds)
+            )
+            if cte != "base64"
+            else ()
         )
         rest = [len(line.encode("utf-8")) for i, line in enumerate(lines) if i not in slots]
         return cls(
