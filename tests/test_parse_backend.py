@@ -354,6 +354,17 @@ class TestWhereLibxml2ReadsDifferently:
         assert [(e.seq, e.title) for e in board.parse_listing(page, LIST_URL).entries] == [(5, "0")]
         assert [(e.seq, e.title) for e in before.parse_listing(page, LIST_URL).entries] == [(5, "")]
 
+    def test_an_iframe_fallback_is_not_read_as_literal_markup(self) -> None:
+        """libxml2 keeps an iframe's content as raw text (the HTML standard's tokenizer), so its
+        fallback came out as ``<p>…</p>`` in the body; it is dropped, as a browser showing the
+        frame does (html.parser read the fallback's text). Found by an independent attack."""
+        page = article(
+            body="<p>See video:</p><iframe src='https://example.org/v'><p>Your browser does not "
+            "support iframes.</p></iframe><p>End.</p>"
+        )
+        assert board.parse_article(page, VIEW_URL).body == "See video:\nEnd."
+        assert "Your browser" in before.parse_article(page, VIEW_URL).body
+
     def test_a_tag_cut_off_at_the_end_is_not_text(self) -> None:
         """A truncated page ending in ``<p cla`` no longer puts ``<p cla`` into the body."""
         page = article(body="<p>1. Text.</p><p cla")[: -len("</div></div></body></html>")]

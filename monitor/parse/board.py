@@ -90,7 +90,12 @@ _BLOCK_TAGS = frozenset(
     | {"h1", "h2", "h3", "h4", "h5", "h6"}
     | {"section", "article", "header", "footer", "address", "figure", "figcaption"}
 )
-_SKIP_TAGS = frozenset({"script", "style", "template", "noscript", "head", "title"})
+# Never shown as text by a browser. An iframe's (or noembed's, noframes') content is raw text to
+# the HTML standard's tokenizer, so libxml2 keeps a fallback like ``<p>No iframes</p>`` as literal
+# markup: it is dropped, as a browser that shows the frame does.
+_SKIP_TAGS = frozenset(
+    {"script", "style", "template", "noscript", "head", "title", "iframe", "noembed", "noframes"}
+)
 
 
 def clean_line(text: str) -> str:
