@@ -365,6 +365,13 @@ class TestWhereLibxml2ReadsDifferently:
         assert board.parse_article(page, VIEW_URL).body == "See video:\nEnd."
         assert "Your browser" in before.parse_article(page, VIEW_URL).body
 
+    def test_a_control_inside_a_tag_name_does_not_make_a_script(self) -> None:
+        """``<scr\\0ipt>`` is an unknown element to browsers (and html.parser), its text shown;
+        dropping the NUL before libxml2 parsed made it a script. Found by an independent attack."""
+        page = article(body="<p>a</p><scr\x00ipt>visible</script><p>b</p>")
+        assert "visible" in board.parse_article(page, VIEW_URL).body
+        assert "visible" in before.parse_article(page, VIEW_URL).body
+
     def test_a_tag_cut_off_at_the_end_is_not_text(self) -> None:
         """A truncated page ending in ``<p cla`` no longer puts ``<p cla`` into the body."""
         page = article(body="<p>1. Text.</p><p cla")[: -len("</div></div></body></html>")]

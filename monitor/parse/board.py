@@ -157,12 +157,25 @@ def _c0_ref(match: re.Match[str]) -> str:
     return match.group()
 
 
+# A start or end tag's name, up to what ends it (whitespace, ``/`` or ``>``).
+_TAG_NAME_RE = re.compile(r"</?[A-Za-z][^\t\n\x0c\r />]*")
+_C0_TO_REPLACEMENT = {c: "\ufffd" for c in _XML_FORBIDDEN_C0 if c != 0x0C}
+
+
+def _tag_name_controls(match: re.Match[str]) -> str:
+    return match.group().translate(_C0_TO_REPLACEMENT)
+
+
 def _prepare(markup: str) -> str:
     """``markup`` with what libxml2 would turn into U+FFFD resolved as the text rules want;
     lone surrogates (no UTF-8 page can carry them) become U+FFFD."""
     if "&#" in markup:
         markup = _C0_REF_RE.sub(_c0_ref, markup)
     if _XML_FORBIDDEN_C0_RE.search(markup):
+        # Inside a tag name a control stays a character (U+FFFD, as the HTML standard's
+        # tokenizer makes a NUL there): dropped, ``<scr\0ipt>`` would become a script and hide
+        # its text, which browsers show.
+        markup = _TAG_NAME_RE.sub(_tag_name_controls, markup)
         markup = markup.translate(_XML_FORBIDDEN_C0)
     if not markup.isascii() and _SURROGATE_RE.search(markup):
         markup = _SURROGATE_RE.sub("\ufffd", markup)
