@@ -447,10 +447,7 @@ def theme_names(overrides: Iterable[ThemeSpec] = ()) -> dict[str, str]:
     """Theme id → display name (the id when unnamed) of the packaged taxonomy with
     ``overrides`` applied as :meth:`Taxonomy.with_overrides` applies them, in its order, without
     compiling any rule (a digest sent with nothing new to tag needs only the names)."""
-    names = dict(packaged_data.default_theme_names())
-    for spec in overrides:
-        names[spec.id] = spec.name or names.get(spec.id, "")
-    return {theme_id: name or theme_id for theme_id, name in names.items()}
+    return packaged_data.theme_names((spec.id, spec.name) for spec in overrides)
 
 
 @functools.cache

@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
+from collections.abc import Iterable
 from importlib import resources
 
-__all__ = ["default_theme_ids", "default_theme_names", "read_text"]
+__all__ = ["default_theme_ids", "default_theme_names", "read_text", "theme_names"]
 
 
 def read_text(name: str) -> str:
@@ -45,3 +46,14 @@ def default_theme_names() -> tuple[tuple[str, str], ...]:
 def default_theme_ids() -> tuple[str, ...]:
     """The ids of the packaged themes, in the order of ``themes.toml`` (the digest's order)."""
     return tuple(theme_id for theme_id, _ in default_theme_names())
+
+
+def theme_names(overrides: Iterable[tuple[str, str | None]] = ()) -> dict[str, str]:
+    """Theme id → display name (the id when unnamed) of the packaged themes with ``overrides``
+    (``(id, name)`` of the config's ``[[themes]]``, in order) applied as the classifier's
+    taxonomy applies them: a new id is appended, a name replaces the packaged one, no name
+    keeps it. Needs no rule compiled and no classifier module imported."""
+    names = dict(default_theme_names())
+    for theme_id, name in overrides:
+        names[theme_id] = name or names.get(theme_id, "")
+    return {theme_id: name or theme_id for theme_id, name in names.items()}

@@ -6,22 +6,19 @@ hygiene and unsubscribe links.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from monitor import lazy
 
 if TYPE_CHECKING:
     from monitor.deliver.transports import make_transport
 
 __all__ = ["make_transport"]
 
-#: Imported on first use (PEP 562), so importing one module of the package does not import
-#: them all: a command pays only for what it runs.
-_LAZY = {
-    "make_transport": "monitor.deliver.transports",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Imported on first use (see :mod:`monitor.lazy`).
+__getattr__ = lazy.exports(
+    __name__,
+    {
+        "make_transport": "monitor.deliver.transports",
+    },
+)

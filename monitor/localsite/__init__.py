@@ -7,22 +7,19 @@ suite builds its misbehaving, recording site on top of it (``tests/sitekit.py``)
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from monitor import lazy
 
 if TYPE_CHECKING:
     from monitor.localsite.server import SiteServer
 
 __all__ = ["SiteServer"]
 
-#: Imported on first use (PEP 562), so importing one module of the package does not import
-#: them all: a command pays only for what it runs.
-_LAZY = {
-    "SiteServer": "monitor.localsite.server",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Imported on first use (see :mod:`monitor.lazy`).
+__getattr__ = lazy.exports(
+    __name__,
+    {
+        "SiteServer": "monitor.localsite.server",
+    },
+)

@@ -6,23 +6,20 @@ subscriber's state and the commands that show and change it.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from monitor import lazy
 
 if TYPE_CHECKING:
     from monitor.plan.outbox import plan_due, send_due
 
 __all__ = ["plan_due", "send_due"]
 
-#: Imported on first use (PEP 562), so importing one module of the package does not import
-#: them all: a command pays only for what it runs.
-_LAZY = {
-    "plan_due": "monitor.plan.outbox",
-    "send_due": "monitor.plan.outbox",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Imported on first use (see :mod:`monitor.lazy`).
+__getattr__ = lazy.exports(
+    __name__,
+    {
+        "plan_due": "monitor.plan.outbox",
+        "send_due": "monitor.plan.outbox",
+    },
+)

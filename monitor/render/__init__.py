@@ -6,22 +6,19 @@ print, ``sample`` a sample digest with every rendering case.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from monitor import lazy
 
 if TYPE_CHECKING:
     from monitor.render.digest import build_message
 
 __all__ = ["build_message"]
 
-#: Imported on first use (PEP 562), so importing one module of the package does not import
-#: them all: a command pays only for what it runs.
-_LAZY = {
-    "build_message": "monitor.render.digest",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Imported on first use (see :mod:`monitor.lazy`).
+__getattr__ = lazy.exports(
+    __name__,
+    {
+        "build_message": "monitor.render.digest",
+    },
+)

@@ -5,8 +5,9 @@ Entry points: :class:`App` (one tick, ``run-once``) and :func:`run_service` (``r
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from monitor import lazy
 
 if TYPE_CHECKING:
     from monitor.schedule.app import App
@@ -14,15 +15,11 @@ if TYPE_CHECKING:
 
 __all__ = ["App", "run_service"]
 
-#: Imported on first use (PEP 562), so importing one module of the package does not import
-#: them all: a command pays only for what it runs.
-_LAZY = {
-    "App": "monitor.schedule.app",
-    "run_service": "monitor.schedule.service",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Imported on first use (see :mod:`monitor.lazy`).
+__getattr__ = lazy.exports(
+    __name__,
+    {
+        "App": "monitor.schedule.app",
+        "run_service": "monitor.schedule.service",
+    },
+)

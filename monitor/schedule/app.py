@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from monitor import data as packaged_data
 from monitor.clock import Clock, system_clock
 from monitor.closing import Closing
 from monitor.config import Config, ThemeConfig
@@ -64,27 +65,6 @@ def build_taxonomy(config: Config) -> Taxonomy:
     from monitor.classify.themes import load_default_taxonomy
 
     return load_default_taxonomy().with_overrides(theme_spec(t) for t in config.themes)
-
-
-class LazyMapping(Mapping[str, str]):
-    """A read-only mapping built by ``build`` on first access, so a pass that renders nothing
-    never builds it (theme names need the classifier's module)."""
-
-    def __init__(self, build: Callable[[], Mapping[str, str]]) -> None:
-        self._build = build
-
-    @cached_property
-    def _data(self) -> Mapping[str, str]:
-        return self._build()
-
-    def __getitem__(self, key: str) -> str:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 class App(Closing):
@@ -138,13 +118,10 @@ class App(Closing):
 
     @cached_property
     def theme_names(self) -> dict[str, str]:
-        """Theme id → display name, for digests; read from the theme specs without building
-        the classifier (a send pass with nothing new tags nothing)."""
-        from monitor.classify.themes import theme_names
-
-        if "classifier" in self.__dict__:
-            return {spec.id: spec.name or spec.id for spec in self.classifier.taxonomy.specs}
-        return theme_names(theme_spec(t) for t in self.config.themes)
+        """Theme id → display name, for digests: the packaged names with the config's, read
+        without building the classifier or importing its module (a send pass with nothing new
+        tags nothing)."""
+        return packaged_data.theme_names((t.id, t.name) for t in self.config.themes)
 
     def reclaim_interrupted_sends(self) -> None:
         """Make deliveries leased by a process that died sendable now, not when the lease ends.
@@ -197,7 +174,7 @@ class App(Closing):
                 self.config,
                 self.store,
                 transport,
-                LazyMapping(lambda: self.theme_names),  # read only when a digest is rendered
+                self.theme_names,
                 now=self.clock,
                 cancel=self.cancel,
             )

@@ -53,7 +53,7 @@ from monitor.store.sqlite import Store
 if TYPE_CHECKING:
     from monitor.classify.themes import Classifier
 
-# The parsers (bs4), the summariser and the classifier are imported where they are used: an
+# The parsers, the summariser and the classifier are imported where they are used: an
 # idle poll whose listing answers 304 needs none of them.
 
 log = logging.getLogger(__name__)

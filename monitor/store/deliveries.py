@@ -38,6 +38,10 @@ T = TypeVar("T")
 STATUSES = ("pending", "sent", "failed")
 
 
+#: Accepted by the server (or the Maildir): never sent again. Completed by a WHERE on ids.
+_MARK_SENT = "UPDATE deliveries SET status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL WHERE "
+
+
 class DeliveryRepository:
     """Reads and writes of ``deliveries``, ``delivery_items`` and ``transport_health``."""
 
@@ -377,22 +381,14 @@ class DeliveryRepository:
         One statement, committed on its own (autocommit: one round of the write lock instead of
         BEGIN, UPDATE, COMMIT) — the SMTP sender writes this once per message.
         """
-        self.db.conn.execute(
-            "UPDATE deliveries SET status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL "
-            "WHERE id = ?",
-            (ts(now), delivery_id),
-        )
+        self.db.conn.execute(_MARK_SENT + "id = ?", (ts(now), delivery_id))
 
     def mark_all_sent(self, delivery_ids: Sequence[int], now: dt.datetime) -> None:
         """:meth:`mark_sent` for several deliveries, in one transaction."""
         if not delivery_ids:
             return
         with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE deliveries SET status = 'sent', sent_at = ?, lease_until = NULL, "
-                f"last_error = NULL WHERE id IN ({marks(delivery_ids)})",
-                (ts(now), *delivery_ids),
-            )
+            conn.execute(_MARK_SENT + f"id IN ({marks(delivery_ids)})", (ts(now), *delivery_ids))
 
     def mark_retry(self, delivery_id: int, error: str, next_attempt_at: dt.datetime) -> None:
         """A temporary failure: keep it pending, try again at ``next_attempt_at``."""
