@@ -9,40 +9,30 @@ Paths in the file are relative to the file's folder, so a service and a shell ag
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import datetime as dt
 import difflib
+import functools
 import hashlib
 import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Iterable
-from email.errors import HeaderParseError
-from email.headerregistry import Address
+import typing
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import (
-    AnyHttpUrl,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    TypeAdapter,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
-from urllib3.exceptions import LocationParseError
-from urllib3.util import parse_url
-
 from monitor.data import default_theme_ids
 from monitor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pydantic import GetCoreSchemaHandler, ValidationError
+    from pydantic_core import CoreSchema
 
 #: The packaged theme ids (``monitor/data/themes.toml``), the ones a subscriber may follow.
 DEFAULT_THEME_IDS = default_theme_ids()
@@ -51,7 +41,6 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _LOCAL_OR_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_URL_CHECK: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
 _LISTEN = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(?P<port>\d{1,5})")
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -82,6 +71,9 @@ def _check_zone(value: str) -> str:
 
 def check_email(value: str) -> str:
     """An addr-spec a mail header can hold, stripped; ValueError naming the value otherwise."""
+    from email.errors import HeaderParseError
+    from email.headerregistry import Address
+
     if not isinstance(value, str) or not _EMAIL.match(value.strip()):
         raise ValueError(f"{value!r} is not an e-mail address")
     try:  # what a mail header must be able to hold, e.g. no "a..b@" local parts
@@ -142,13 +134,25 @@ def _url_problem(value: str) -> str | None:
         return "there is no host"
     if port == 0 or (parts.port is None and parts.netloc.endswith(":")):
         return "the port must be a number from 1 to 65535"
+    from pydantic import ValidationError
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
     try:
         parse_url(value)
-        _URL_CHECK.validate_python(value)
+        _url_adapter().validate_python(value)
     except (LocationParseError, ValidationError) as exc:
         detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else "bad syntax"
         return detail.removeprefix("Input should be a valid URL, ")
     return None
+
+
+@functools.cache
+def _url_adapter() -> Any:
+    """pydantic's WHATWG URL type, built on first use (validation only)."""
+    from pydantic import AnyHttpUrl, TypeAdapter
+
+    return TypeAdapter(AnyHttpUrl)
 
 
 def _check_header_text(value: Any) -> Any:
@@ -206,96 +210,152 @@ def _check_plain_text(value: Any) -> Any:
     return value
 
 
-PlainText = Annotated[str, BeforeValidator(_check_plain_text)]
-Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
-TimeZone = Annotated[str, BeforeValidator(_check_zone)]
-Email = Annotated[str, BeforeValidator(check_email)]
-Slug = Annotated[str, BeforeValidator(_check_slug)]
-HttpUrl = Annotated[str, BeforeValidator(_check_url)]
-HeaderText = Annotated[str, BeforeValidator(_check_header_text)]
-FsPath = Annotated[Path, BeforeValidator(_check_path)]
-HostName = Annotated[str, BeforeValidator(_check_host)]
+class Before:
+    """Run ``check`` on the raw value before the type's own validation (annotation metadata).
+
+    The config classes are plain dataclasses; pydantic reads this through its documented
+    ``__get_pydantic_core_schema__`` hook when it validates a file, so importing this module
+    (and loading a cached config, :mod:`monitor.ops.configcache`) does not import pydantic.
+    """
+
+    def __init__(self, check: Callable[[Any], Any]) -> None:
+        self.check = check
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_before_validator_function(self.check, handler(source))
 
 
-class _Strict(BaseModel):
-    # defer_build: each model's validator is built when first used, not at import; a config is
-    # validated as a whole, so the section models are built once, inside Config's.
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
+class After:
+    """Run ``check`` on the value the type produced; ``with_context`` passes the validation
+    context too (``check(value, context_dict)``)."""
+
+    def __init__(self, check: Callable[..., Any], *, with_context: bool = False) -> None:
+        self.check, self.with_context = check, with_context
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        from pydantic_core import core_schema
+
+        if self.with_context:
+            check = self.check
+            return core_schema.with_info_after_validator_function(
+                lambda value, info: check(value, info.context or {}), handler(source)
+            )
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
 
 
-class ServiceConfig(_Strict):
+class Bounds:
+    """Numeric limits (``ge``, ``gt``, ``le``), as pydantic's int and float schemas take them."""
+
+    def __init__(self, **limits: float) -> None:
+        self.limits = limits
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        schema: dict[str, Any] = dict(handler(source))
+        schema.update(self.limits)
+        return typing.cast("CoreSchema", schema)
+
+
+PlainText = Annotated[str, Before(_check_plain_text)]
+Duration = Annotated[dt.timedelta, Before(parse_duration)]
+TimeZone = Annotated[str, Before(_check_zone)]
+Email = Annotated[str, Before(check_email)]
+Slug = Annotated[str, Before(_check_slug)]
+HttpUrl = Annotated[str, Before(_check_url)]
+HeaderText = Annotated[str, Before(_check_header_text)]
+FsPath = Annotated[Path, Before(_check_path)]
+HostName = Annotated[str, Before(_check_host)]
+
+#: How every config class is validated: an unknown key is an error, never silently ignored.
+_STRICT = {"extra": "forbid"}
+
+
+def _listen_is_host_port(value: str | None) -> str | None:
+    """``HOST:PORT`` with a port the kernel can bind (0 = any free port, as for bind(2))."""
+    if value is None:
+        return value
+    match = _LISTEN.fullmatch(value)
+    if not match:
+        raise ValueError(f'{value!r} must be "HOST:PORT", e.g. "127.0.0.1:8787"')
+    if int(match["port"]) > 65535:
+        raise ValueError(f"{value!r}: port {int(match['port'])} is out of range 0–65535")
+    host = match["host"]
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise ValueError(f"{value!r}: {host} is not an IPv6 address") from None
+    elif _url_problem(f"http://{host}/"):
+        raise ValueError(f"{value!r}: {host!r} is not a host name or address")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceConfig:
     """How the service runs: where state lives, how politely it fetches, how it is watched."""
+
+    __pydantic_config__ = _STRICT
 
     state_dir: FsPath = Path("state")
     request_delay: Duration = dt.timedelta(seconds=1)
     timeout: Duration = dt.timedelta(seconds=30)
-    max_body_bytes: int = Field(5_000_000, gt=0)
-    max_pages: int = Field(10, ge=1, le=1000)
+    max_body_bytes: Annotated[int, Bounds(gt=0)] = 5_000_000
+    max_pages: Annotated[int, Bounds(ge=1, le=1000)] = 10
     respect_robots: bool = True
     contact: HeaderText | None = None
     timezone: TimeZone = "Asia/Seoul"
-    listen: str | None = None
+    listen: Annotated[str | None, After(_listen_is_host_port)] = None
     admin_email: Email | None = None
-    alert_after: int = Field(3, ge=1)
-
-    @field_validator("listen")
-    @classmethod
-    def _listen_is_host_port(cls, value: str | None) -> str | None:
-        """``HOST:PORT`` with a port the kernel can bind (0 = any free port, as for bind(2))."""
-        if value is None:
-            return value
-        match = _LISTEN.fullmatch(value)
-        if not match:
-            raise ValueError(f'{value!r} must be "HOST:PORT", e.g. "127.0.0.1:8787"')
-        if int(match["port"]) > 65535:
-            raise ValueError(f"{value!r}: port {int(match['port'])} is out of range 0–65535")
-        host = match["host"]
-        if host.startswith("["):
-            try:
-                ipaddress.IPv6Address(host[1:-1])
-            except ValueError:
-                raise ValueError(f"{value!r}: {host} is not an IPv6 address") from None
-        elif _url_problem(f"http://{host}/"):
-            raise ValueError(f"{value!r}: {host!r} is not a host name or address")
-        return value
+    alert_after: Annotated[int, Bounds(ge=1)] = 3
 
 
-class SourceConfig(_Strict):
+def _known_encoding(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}") from None
+    return value
+
+
+def _positive_interval(value: dt.timedelta) -> dt.timedelta:
+    if value.total_seconds() < 1:
+        raise ValueError("must be at least 1s")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceConfig:
     """One board to follow; ``url`` may point at a mirror or a local test server."""
+
+    __pydantic_config__ = _STRICT
 
     id: Slug
     kind: Literal["mofa-board", "mofa-rss"] = "mofa-board"
     url: HttpUrl
     name: PlainText | None = None
-    every: Duration = dt.timedelta(minutes=15)
+    every: Annotated[Duration, After(_positive_interval)] = dt.timedelta(minutes=15)
     jitter: Duration | None = None
-    encoding: str | None = None
-    max_pages: int | None = Field(None, ge=1, le=1000)
+    encoding: Annotated[str | None, After(_known_encoding)] = None
+    max_pages: Annotated[int, Bounds(ge=1, le=1000)] | None = None
     enabled: bool = True
 
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                codecs.lookup(value)
-            except LookupError:
-                raise ValueError(f"unknown encoding {value!r}") from None
-        return value
 
-    @field_validator("every")
-    @classmethod
-    def _positive_interval(cls, value: dt.timedelta) -> dt.timedelta:
-        if value.total_seconds() < 1:
-            raise ValueError("must be at least 1s")
-        return value
-
-
-class SmtpConfig(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class SmtpConfig:
     """SMTP relay settings; the password only ever comes from the environment."""
 
+    __pydantic_config__ = _STRICT
+
     host: HostName = "localhost"
-    port: int = Field(25, ge=1, le=65535)
+    port: Annotated[int, Bounds(ge=1, le=65535)] = 25
     security: Literal["none", "starttls", "ssl"] = "none"
     username: str | None = None
     password_env: str | None = None
@@ -306,111 +366,106 @@ class SmtpConfig(_Strict):
         """The secret, read at use time so it never sits in the config object or a log."""
         return os.environ.get(self.password_env) if self.password_env else None
 
-    @model_validator(mode="after")
-    def _auth_needs_password(self) -> SmtpConfig:
-        if self.username and not self.password_env:
-            raise ValueError(
-                "username is set but password_env (the variable holding the password) is not"
-            )
-        return self
+
+def _auth_needs_password(smtp: SmtpConfig) -> SmtpConfig:
+    if smtp.username and not smtp.password_env:
+        raise ValueError(
+            "username is set but password_env (the variable holding the password) is not"
+        )
+    return smtp
 
 
-class MailConfig(_Strict):
-    """Where digests go and how they identify themselves."""
+def _no_fragment(value: str | None) -> str | None:
+    # A fragment never reaches the server (RFC 3986 §3.5), and a one-click POST (RFC 8058)
+    # has no use for one: refusing it keeps the token's place in the query unambiguous.
+    if value is not None and "#" in value:
+        raise ValueError(f"{value!r} has a #fragment, which is never sent to the server: remove it")
+    return value
 
-    from_: str = Field("MOFA Monitor <monitor@localhost>", alias="from")
+
+@dataclass(frozen=True, kw_only=True)
+class MailConfig:
+    """Where digests go and how they identify themselves. ``from_`` is the file's ``from``."""
+
+    __pydantic_config__ = _STRICT
+
+    from_: Annotated[str, After(_check_mailbox)] = "MOFA Monitor <monitor@localhost>"
     transport: Literal["maildir", "smtp"] = "maildir"
     maildir: FsPath | None = None
     subject_prefix: PlainText = "MOFA digest"
-    unsubscribe_url: HttpUrl | None = None
+    unsubscribe_url: Annotated[HttpUrl | None, After(_no_fragment)] = None
     unsubscribe_secret_env: str | None = None
-    smtp: SmtpConfig = SmtpConfig()
+    smtp: Annotated[SmtpConfig, After(_auth_needs_password)] = field(default_factory=SmtpConfig)
 
-    @field_validator("from_")
-    @classmethod
-    def _from_is_mailbox(cls, value: str) -> str:
-        return _check_mailbox(value)
 
-    @field_validator("unsubscribe_url")
-    @classmethod
-    def _no_fragment(cls, value: str | None) -> str | None:
-        # A fragment never reaches the server (RFC 3986 §3.5), and a one-click POST (RFC 8058)
-        # has no use for one: refusing it keeps the token's place in the query unambiguous.
-        if value is not None and "#" in value:
-            raise ValueError(
-                f"{value!r} has a #fragment, which is never sent to the server: remove it"
+def _weekday(value: Any) -> str:
+    text = str(value).strip().lower()
+    match = [day for day in _WEEKDAYS if len(text) >= 3 and day.startswith(text)]
+    if not match:
+        raise ValueError("must be one of " + ", ".join(_WEEKDAYS) + suggest(text, _WEEKDAYS))
+    return match[0]
+
+
+def _known_themes(values: list[str] | None, context: dict[str, Any]) -> list[str] | None:
+    known = context.get("theme_ids", DEFAULT_THEME_IDS)
+    unknown = [theme for theme in values or () if theme not in known]
+    if len(unknown) == 1 and (hint := suggest(unknown[0], known)):
+        raise ValueError(f"unknown theme {unknown[0]!r}{hint}")
+    if unknown:
+        named = ", ".join(f"{t!r}{_hint_in_parentheses(t, known)}" for t in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        raise ValueError(f"unknown theme{plural} {named}; known: {', '.join(sorted(known))}")
+    return values
+
+
+def _iso_codes(values: list[str]) -> list[str]:
+    """Codes the classifier can tag (``monitor/data/countries.toml``): any other code,
+    ``KR`` included, would silently filter out every release."""
+    from monitor.classify.countries import known_codes
+
+    codes = known_codes()
+    problems = []
+    for code in values:
+        upper = code.strip().upper()
+        if upper in codes:
+            continue
+        if upper == "KR":
+            problems.append(
+                "'KR': releases are by and about Korea, so none is tagged with it; "
+                "list the other countries you follow"
             )
-        return value
+            continue
+        by_name = [
+            c
+            for c, names in codes.items()
+            if code.strip().casefold() in (n.casefold() for n in names)
+        ]
+        hint = f"; did you mean {by_name[0]!r} ({codes[by_name[0]][0]})?" if by_name else ""
+        problems.append(f"{code!r} is not an ISO 3166-1 alpha-2 code like 'KP'{hint}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return [code.strip().upper() for code in values]
 
 
-class SubscriberConfig(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class SubscriberConfig:
     """One reader: what they follow, how often, in which zone and format."""
+
+    __pydantic_config__ = _STRICT
 
     email: Email
     name: PlainText | None = None
-    themes: list[str] | None = None
-    keywords: list[PlainText] = []
-    exclude: list[PlainText] = []
-    countries: list[str] = []
+    themes: Annotated[list[str] | None, After(_known_themes, with_context=True)] = None
+    keywords: list[PlainText] = field(default_factory=list)
+    exclude: list[PlainText] = field(default_factory=list)
+    countries: Annotated[list[str], After(_iso_codes)] = field(default_factory=list)
     frequency: Literal["immediate", "daily", "weekly"] = "daily"
-    send_at: Annotated[dt.time, BeforeValidator(_check_time_of_day)] = dt.time(8, 0)
-    weekday: str = "monday"
+    send_at: Annotated[dt.time, Before(_check_time_of_day)] = dt.time(8, 0)
+    weekday: Annotated[str, Before(_weekday)] = "monday"
     timezone: TimeZone = "Asia/Seoul"
     format: Literal["html", "text"] = "html"
     updates: bool = True
     send_empty: bool = False
-
-    @field_validator("weekday", mode="before")
-    @classmethod
-    def _weekday(cls, value: Any) -> str:
-        text = str(value).strip().lower()
-        match = [day for day in _WEEKDAYS if len(text) >= 3 and day.startswith(text)]
-        if not match:
-            raise ValueError("must be one of " + ", ".join(_WEEKDAYS) + suggest(text, _WEEKDAYS))
-        return match[0]
-
-    @field_validator("themes")
-    @classmethod
-    def _known_themes(cls, values: list[str] | None, info: ValidationInfo) -> list[str] | None:
-        known = (info.context or {}).get("theme_ids", DEFAULT_THEME_IDS)
-        unknown = [theme for theme in values or () if theme not in known]
-        if len(unknown) == 1 and (hint := suggest(unknown[0], known)):
-            raise ValueError(f"unknown theme {unknown[0]!r}{hint}")
-        if unknown:
-            named = ", ".join(f"{t!r}{_hint_in_parentheses(t, known)}" for t in unknown)
-            plural = "s" if len(unknown) > 1 else ""
-            raise ValueError(f"unknown theme{plural} {named}; known: {', '.join(sorted(known))}")
-        return values
-
-    @field_validator("countries")
-    @classmethod
-    def _iso_codes(cls, values: list[str]) -> list[str]:
-        """Codes the classifier can tag (``monitor/data/countries.toml``): any other code,
-        ``KR`` included, would silently filter out every release."""
-        from monitor.classify.countries import known_codes
-
-        codes = known_codes()
-        problems = []
-        for code in values:
-            upper = code.strip().upper()
-            if upper in codes:
-                continue
-            if upper == "KR":
-                problems.append(
-                    "'KR': releases are by and about Korea, so none is tagged with it; "
-                    "list the other countries you follow"
-                )
-                continue
-            by_name = [
-                c
-                for c, names in codes.items()
-                if code.strip().casefold() in (n.casefold() for n in names)
-            ]
-            hint = f"; did you mean {by_name[0]!r} ({codes[by_name[0]][0]})?" if by_name else ""
-            problems.append(f"{code!r} is not an ISO 3166-1 alpha-2 code like 'KP'{hint}")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return [code.strip().upper() for code in values]
 
     @property
     def weekday_index(self) -> int:
@@ -418,61 +473,40 @@ class SubscriberConfig(_Strict):
         return _WEEKDAYS.index(self.weekday)
 
 
-class ThemeConfig(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class ThemeConfig:
     """A user-defined theme, or extra/replacement patterns for a built-in one."""
+
+    __pydantic_config__ = _STRICT
 
     id: Slug
     name: PlainText | None = None
     description: PlainText | None = None
-    patterns: list[str] = []
+    patterns: list[str] = field(default_factory=list)
     mode: Literal["extend", "replace"] = "extend"
     weights: dict[str, float] | None = None
-    threshold: float | None = Field(None, gt=0)
+    threshold: Annotated[float, Bounds(gt=0)] | None = None
 
 
 def _default_sources() -> list[SourceConfig]:
     return [SourceConfig(id="mofa-en", url=DEFAULT_SOURCE_URL)]
 
 
-class Config(_Strict):
-    """The whole validated configuration; ``path`` is the file it came from."""
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """The whole validated configuration; ``path`` is the file it came from and
+    ``fingerprint`` the SHA-256 (hex) of its bytes. Build one with :func:`load_config` or
+    :func:`validate`: the constructor itself checks nothing."""
 
-    service: ServiceConfig = ServiceConfig()
-    sources: list[SourceConfig] = Field(default_factory=_default_sources)
-    mail: MailConfig = MailConfig()
-    subscribers: list[SubscriberConfig] = []
-    themes: list[ThemeConfig] = []
-    path: Path = Field(Path("config.toml"), exclude=True)
-    fingerprint: str = Field("", exclude=True)
-    # (the list it was built from, address → subscriber): rebuilt if ``subscribers`` is replaced
-    _subscriber_index: tuple[list[SubscriberConfig], dict[str, SubscriberConfig]] | None = (
-        PrivateAttr(None)
-    )
+    __pydantic_config__ = _STRICT
 
-    @model_validator(mode="before")
-    @classmethod
-    def _subscriber_zone_defaults_to_service(cls, data: Any) -> Any:
-        """A subscriber without ``timezone`` lives in ``[service] timezone`` (itself Asia/Seoul
-        by default): its ``send_at`` and dates are read there. An invalid service zone is
-        reported once, on the service, and leaves such subscribers on the default."""
-        if not isinstance(data, dict):
-            return data
-        service = data.get("service")
-        zone = service.get("timezone") if isinstance(service, dict) else None
-        if isinstance(service, ServiceConfig):
-            zone = service.timezone
-        subscribers = data.get("subscribers")
-        if not isinstance(zone, str) or not isinstance(subscribers, list):
-            return data
-        try:
-            _check_zone(zone)
-        except ValueError:
-            return data
-        subscribers = [
-            {**sub, "timezone": zone} if isinstance(sub, dict) and "timezone" not in sub else sub
-            for sub in subscribers
-        ]
-        return {**data, "subscribers": subscribers}
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+    sources: list[SourceConfig] = field(default_factory=_default_sources)
+    mail: MailConfig = field(default_factory=MailConfig)
+    subscribers: list[SubscriberConfig] = field(default_factory=list)
+    themes: list[ThemeConfig] = field(default_factory=list)
+    path: Path = Path("config.toml")
+    fingerprint: str = ""
 
     @property
     def state_dir(self) -> Path:
@@ -487,13 +521,82 @@ class Config(_Strict):
     def subscriber(self, email: str) -> SubscriberConfig | None:
         """The subscriber with this address, compared case-insensitively (the first one listed,
         should two share it). A dict lookup: a send pass asks once per delivery."""
-        index = self._subscriber_index
+        index = self.__dict__.get("_subscriber_index")
         if index is None or index[0] is not self.subscribers:
             by_email: dict[str, SubscriberConfig] = {}
             for sub in self.subscribers:
                 by_email.setdefault(sub.email.lower(), sub)
-            index = self._subscriber_index = (self.subscribers, by_email)
+            index = (self.subscribers, by_email)
+            # a cache beside the fields (the list it was built from, address → subscriber):
+            # rebuilt if ``subscribers`` is replaced; not a field, so not compared or copied
+            object.__setattr__(self, "_subscriber_index", index)
         return index[1].get(email.lower())
+
+
+#: Config keys that are not written in the file: set by :func:`load_config`.
+_NOT_IN_FILE = ("path", "fingerprint")
+_Section = TypeVar("_Section")
+
+
+def validate(
+    kind: type[_Section], data: Any, *, theme_ids: Iterable[str] | None = None
+) -> _Section:
+    """``data`` (the TOML tables, as dicts) checked and converted into ``kind`` — :class:`Config`
+    or one of its sections. ``theme_ids`` are the themes a subscriber may follow (default: the
+    packaged ones). Raises pydantic's ``ValidationError`` listing every problem (imported here:
+    validation is the only step that needs pydantic)."""
+    if kind is Config and isinstance(data, dict):
+        data = _subscriber_zone_defaults_to_service(data)
+    if kind is MailConfig and isinstance(data, dict):
+        data = _from_key(data)
+    if kind is Config and isinstance(data, dict) and isinstance(data.get("mail"), dict):
+        data = {**data, "mail": _from_key(data["mail"])}
+    context = {"theme_ids": set(DEFAULT_THEME_IDS if theme_ids is None else theme_ids)}
+    return typing.cast(_Section, _adapter(kind).validate_python(data, context=context))
+
+
+_ADAPTERS: dict[type, Any] = {}
+
+
+def _adapter(kind: type) -> Any:
+    """pydantic's validator of ``kind``, built once per process on first use."""
+    if kind not in _ADAPTERS:
+        from pydantic import TypeAdapter
+
+        _ADAPTERS[kind] = TypeAdapter(kind)
+    return _ADAPTERS[kind]
+
+
+def _from_key(mail: dict[str, Any]) -> dict[str, Any]:
+    """The file's ``from`` is the field ``from_`` (``from`` is a Python keyword)."""
+    if "from" not in mail:
+        return mail
+    renamed = {("from_" if k == "from" else k): v for k, v in mail.items() if k != "from_"}
+    if "from_" in mail:
+        renamed["from"] = mail["from_"]  # both spellings: reported as an unknown key
+    return renamed
+
+
+def _subscriber_zone_defaults_to_service(data: dict[str, Any]) -> dict[str, Any]:
+    """A subscriber without ``timezone`` lives in ``[service] timezone`` (itself Asia/Seoul
+    by default): its ``send_at`` and dates are read there. An invalid service zone is
+    reported once, on the service, and leaves such subscribers on the default."""
+    service = data.get("service")
+    zone = service.get("timezone") if isinstance(service, dict) else None
+    if isinstance(service, ServiceConfig):
+        zone = service.timezone
+    subscribers = data.get("subscribers")
+    if not isinstance(zone, str) or not isinstance(subscribers, list):
+        return data
+    try:
+        _check_zone(zone)
+    except ValueError:
+        return data
+    subscribers = [
+        {**sub, "timezone": zone} if isinstance(sub, dict) and "timezone" not in sub else sub
+        for sub in subscribers
+    ]
+    return {**data, "subscribers": subscribers}
 
 
 def _cross_checks(raw: dict[str, Any]) -> list[str]:
@@ -589,18 +692,31 @@ def _duplicates(section: str, values: Iterable[str | None], key: str) -> list[st
 
 
 def load_config(path: Path | str) -> Config:
-    """Read, validate and resolve the config at ``path``; raise ConfigError listing every problem."""
+    """Read, validate and resolve the config at ``path``; raise ConfigError listing every problem.
+
+    (:func:`monitor.ops.configcache.load` gives the same result without validating a file
+    already validated, unchanged, by the same code.)
+    """
     path = Path(path)
-    raw = _read_toml(path)
+    data, raw = read_toml(path)
+    return resolve_paths(check(path, raw), path, hashlib.sha256(data).hexdigest())
+
+
+def check(path: Path, raw: dict[str, Any]) -> Config:
+    """The config in ``raw`` (the TOML tables of the file at ``path``, as :func:`read_toml`
+    returns them) validated, its paths as written; ConfigError listing every problem as
+    ``FILE: dotted.path: message``."""
+    from pydantic import ValidationError
+
     problems = _cross_checks(raw)
     try:
-        config = Config.model_validate(raw, context={"theme_ids": _theme_ids(raw)})
+        config = validate(Config, raw, theme_ids=_theme_ids(raw))
     except ValidationError as exc:
         problems = _describe(exc) + problems
     if problems:
         problems = [f"{path}: {problem}" for problem in problems]
         raise ConfigError(f"{path}: {len(problems)} problem(s) in the configuration", problems)
-    return _resolve_paths(config, path, hashlib.sha256(path.read_bytes()).hexdigest())
+    return config
 
 
 def _theme_ids(raw: dict[str, Any]) -> set[str]:
@@ -610,7 +726,9 @@ def _theme_ids(raw: dict[str, Any]) -> set[str]:
     return set(DEFAULT_THEME_IDS) | {i for i in extra if isinstance(i, str)}
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> tuple[bytes, dict[str, Any]]:
+    """The bytes of the config file at ``path`` and the TOML tables they hold (read once, so
+    the fingerprint is of the text validated); ConfigError naming the file otherwise."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -625,7 +743,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
             f"{path}: the config file is empty; start from the example: cp config.example.toml {path.name}"
         )
     try:
-        return tomllib.loads(data.decode("utf-8-sig"))
+        return data, tomllib.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: the config file is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
@@ -654,9 +772,9 @@ def _message(error: Any) -> str:
     if kind == "literal_error":
         allowed = re.findall(r"'([^']*)'", ctx.get("expected", ""))
         return "must be one of " + ", ".join(allowed) + suggest(error.get("input"), allowed)
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
         return "unknown key" + _did_you_mean(error["loc"])
-    if kind == "missing":
+    if kind in ("missing", "missing_argument", "missing_keyword_only_argument"):
         return "required key is missing"
     if kind in ("value_error", "assertion_error"):
         return str(ctx.get("error", error["msg"]))
@@ -670,6 +788,7 @@ def _message(error: Any) -> str:
         "float_type": "must be a number",
         "float_parsing": "must be a number",
         "model_type": "must be a table",
+        "dataclass_type": "must be a table",
         "dict_type": "must be a table",
     }
     if kind in simple:
@@ -731,28 +850,32 @@ def _did_you_mean(loc: tuple[Any, ...]) -> str:
     for part in loc[:-1]:
         if isinstance(part, int) or model is None:
             continue
-        field = model.model_fields.get("from_" if part == "from" else part)
-        annotation = getattr(field, "annotation", None)
-        args = getattr(annotation, "__args__", ()) or (annotation,)
-        model = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        hints = typing.get_type_hints(model)
+        annotation = hints.get("from_" if part == "from" else part)
+        args = typing.get_args(annotation) or (annotation,)
+        args = tuple(typing.get_args(a)[0] if typing.get_args(a) else a for a in args)
+        model = next((a for a in args if dataclasses.is_dataclass(a)), None)
     if model is None:
         return ""
     names = [
-        f.alias or n for n, f in model.model_fields.items() if n not in ("path", "fingerprint")
+        "from" if f.name == "from_" else f.name
+        for f in dataclasses.fields(model)
+        if f.name not in _NOT_IN_FILE
     ]
     close = difflib.get_close_matches(str(loc[-1]), names, n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _resolve_paths(config: Config, path: Path, fingerprint: str) -> Config:
+def resolve_paths(config: Config, path: Path, fingerprint: str) -> Config:
+    """``config`` as read from ``path`` (whose bytes have SHA-256 ``fingerprint``), its relative
+    paths made absolute from the file's folder, symbolic links resolved."""
     base = path.resolve().parent
 
     def absolute(p: Path | None) -> Path | None:
         return None if p is None else (p if p.is_absolute() else base / p).resolve()
 
-    service = config.service.model_copy(update={"state_dir": absolute(config.service.state_dir)})
-    smtp = config.mail.smtp.model_copy(update={"ca_file": absolute(config.mail.smtp.ca_file)})
-    mail = config.mail.model_copy(update={"maildir": absolute(config.mail.maildir), "smtp": smtp})
-    return config.model_copy(
-        update={"service": service, "mail": mail, "path": path, "fingerprint": fingerprint}
-    )
+    replace = dataclasses.replace
+    service = replace(config.service, state_dir=absolute(config.service.state_dir))
+    smtp = replace(config.mail.smtp, ca_file=absolute(config.mail.smtp.ca_file))
+    mail = replace(config.mail, maildir=absolute(config.mail.maildir), smtp=smtp)
+    return replace(config, service=service, mail=mail, path=path, fingerprint=fingerprint)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import Config, load_config, parse_duration
+from monitor.config import Config, load_config, parse_duration, validate
 from monitor.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -369,7 +369,7 @@ class TestSubscriberZone:
         assert [s.timezone for s in config.subscribers] == ["Europe/Berlin", "America/Los_Angeles"]
 
     def test_default_is_seoul(self) -> None:
-        config = Config.model_validate({"subscribers": [{"email": "a@example.org"}]})
+        config = validate(Config, {"subscribers": [{"email": "a@example.org"}]})
         assert config.subscribers[0].timezone == "Asia/Seoul"
 
     def test_bad_service_zone_is_reported_once(self, tmp_path: Path) -> None:

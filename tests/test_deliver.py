@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import Config, SmtpConfig
+from monitor.config import Config, SmtpConfig, validate
 from monitor.deliver.transports import (
     MaildirTransport,
     SmtpTransport,
@@ -43,7 +43,7 @@ def message(to: str = "reader@example.org", subject: str = "MOFA digest: test") 
 def smtp_settings(server: SmtpTestServer, **overrides: object) -> SmtpConfig:
     values: dict[str, object] = {"host": server.host, "port": server.port, "timeout": "5s"}
     values.update(overrides)
-    return SmtpConfig.model_validate(values)
+    return validate(SmtpConfig, values)
 
 
 def tls_auth_settings(server: SmtpTestServer) -> SmtpConfig:
@@ -261,7 +261,7 @@ class TestSmtp:
 class TestMakeTransport:
     def test_maildir_is_the_default(self, tmp_path: Path) -> None:
         """Without a transport setting, digests go to the state folder's outbox Maildir."""
-        config = Config.model_validate({"service": {"state_dir": str(tmp_path)}})
+        config = validate(Config, {"service": {"state_dir": str(tmp_path)}})
         with make_transport(config) as transport:
             assert isinstance(transport, MaildirTransport)
             assert isinstance(transport, Transport)
@@ -269,7 +269,7 @@ class TestMakeTransport:
 
     def test_smtp(self) -> None:
         """transport = "smtp" gives an SMTP transport with the configured settings."""
-        config = Config.model_validate({"mail": {"transport": "smtp", "smtp": {"port": 2525}}})
+        config = validate(Config, {"mail": {"transport": "smtp", "smtp": {"port": 2525}}})
         transport = make_transport(config)
         assert isinstance(transport, SmtpTransport)
         assert transport.settings.port == 2525

@@ -19,7 +19,7 @@ import pytest
 from test_mail_headers import MAIL, THEMES, digest
 from test_outbox import Ledger, config_with, kst
 
-from monitor.config import Config, MailConfig, SmtpConfig
+from monitor.config import Config, MailConfig, SmtpConfig, validate
 from monitor.deliver.transports import MaildirTransport, SmtpTransport, make_transport
 from monitor.errors import DeliveryUncertainError, TemporaryDeliveryError
 from monitor.ops.alerts import notify_transport
@@ -33,12 +33,12 @@ PASSWORD_ENV = "MOFA_TEST_SMTP_PASSWORD_FAULTS"
 
 
 def settings(server: SmtpTestServer, **extra: object) -> SmtpConfig:
-    return SmtpConfig.model_validate(
-        {"host": server.host, "port": server.port, "timeout": "1s", **extra}
+    return validate(
+        SmtpConfig, {"host": server.host, "port": server.port, "timeout": "1s", **extra}
     )
 
 
-SHORT_MAIL = MailConfig.model_validate({"from": "M <m@x.io>"})
+SHORT_MAIL = validate(MailConfig, {"from": "M <m@x.io>"})
 
 
 def korean_text_digest() -> EmailMessage:
@@ -94,7 +94,7 @@ class TestSevenBit:
             None,
             None,
         )
-        config = Config.model_validate({"mail": {"from": "M <monitor@example.org>"}})
+        config = validate(Config, {"mail": {"from": "M <monitor@example.org>"}})
         message = build_alert(config, Alert("mofa-en", "down", "a:1", health), "ops@example.org")
         with running_smtp_server(offer_8bitmime=False, strict_7bit=True) as server:
             with SmtpTransport(settings(server)) as smtp:

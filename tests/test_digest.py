@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import pytest
 
-from monitor.config import DEFAULT_THEME_IDS, MailConfig, SubscriberConfig
+from monitor.config import DEFAULT_THEME_IDS, MailConfig, SubscriberConfig, validate
 from monitor.deliver.mailmessage import unsubscribe_links
 from monitor.models import Attachment, Evidence, Release, ThemeTag
 from monitor.render.digest import (
@@ -51,8 +51,9 @@ THEME_NAMES = {
     "conflict-crisis": "Conflicts & Crises",
     "climate-environment": "Climate & Environment",
 }
-MAIL = MailConfig.model_validate(
-    {"from": "MOFA Monitor <monitor@example.org>", "unsubscribe_url": "https://example.org/u"}
+MAIL = validate(
+    MailConfig,
+    {"from": "MOFA Monitor <monitor@example.org>", "unsubscribe_url": "https://example.org/u"},
 )
 HOSTILE_TITLE = "북한 <script>alert(1)</script>\r\nBcc: x@evil.example\u202e\u0000 " + "가" * 5000
 
@@ -156,7 +157,7 @@ class TestMatches:
     )
     def test_rule(self, settings: dict, rel: Release, expected: bool) -> None:
         """(themes OR keywords) AND countries AND NOT exclude."""
-        subscriber = SubscriberConfig.model_validate({"email": "r@example.org", **settings})
+        subscriber = validate(SubscriberConfig, {"email": "r@example.org", **settings})
         assert matches(subscriber, rel) is expected
 
 
@@ -193,7 +194,7 @@ class TestKeywordWords:
         ("settings", "rel", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
     )
     def test_rule(self, settings: dict, rel: Release, expected: bool) -> None:
-        subscriber = SubscriberConfig.model_validate({"email": "r@example.org", **settings})
+        subscriber = validate(SubscriberConfig, {"email": "r@example.org", **settings})
         assert matches(subscriber, rel) is expected
 
 
@@ -391,7 +392,7 @@ class TestHeaders:
 
     def test_text_format_and_no_unsubscribe_url(self) -> None:
         """format="text" gives text/plain only; without a URL, mailto only and no -Post header."""
-        mail = MailConfig.model_validate({"from": "monitor@example.org"})
+        mail = validate(MailConfig, {"from": "monitor@example.org"})
         digest = digest_of(DigestItem(release(1)))
         msg = parse(
             build_message(digest, mail, format="text", theme_names={}, unsubscribe_secret=None)

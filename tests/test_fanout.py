@@ -30,7 +30,7 @@ from test_mail_headers import THEMES
 from test_outbox import Ledger, config_with, kst
 
 from monitor import text as chars
-from monitor.config import Config, MailConfig, load_config
+from monitor.config import Config, MailConfig, load_config, validate
 from monitor.deliver import transports
 from monitor.deliver.mailmessage import (
     MAIL_POLICY,
@@ -255,8 +255,8 @@ class TestPreparedDigest:
     @pytest.mark.parametrize("linesep", ["\n", "\r\n"])
     @pytest.mark.parametrize("url", [URL, None])
     def test_bytes_equal_build_message(self, format: str, linesep: str, url: str | None) -> None:
-        mail = MailConfig.model_validate(
-            {"from": "MOFA Monitor <m@example.org>", "unsubscribe_url": url}
+        mail = validate(
+            MailConfig, {"from": "MOFA Monitor <m@example.org>", "unsubscribe_url": url}
         )
         base = sample_digest(dt.datetime(2026, 11, 27, 1, 0, tzinfo=dt.UTC), "Asia/Seoul")
         renderer = DigestRenderer(mail, THEMES, SECRET, linesep=linesep)
@@ -278,7 +278,7 @@ class TestPreparedDigest:
     def test_a_reader_whose_values_change_the_encoding_is_built_whole(self) -> None:
         """An empty text digest is short: its reader lines fall in the ten lines that choose
         the transfer encoding, so each reader's message is built whole — and still exact."""
-        mail = MailConfig.model_validate({"from": "M <m@x.io>"})
+        mail = validate(MailConfig, {"from": "M <m@x.io>"})
         base = dataclasses.replace(
             sample_digest(dt.datetime(2026, 11, 27, 1, 0, tzinfo=dt.UTC)), items=()
         )
@@ -293,7 +293,7 @@ class TestPreparedDigest:
         assert renderer.renders == 1 + 2  # the shared rendering, then each reader whole
 
     def test_distinct_digests_are_not_shared(self) -> None:
-        mail = MailConfig.model_validate({"from": "M <m@x.io>"})
+        mail = validate(MailConfig, {"from": "M <m@x.io>"})
         base = sample_digest(dt.datetime(2026, 11, 27, 1, 0, tzinfo=dt.UTC))
         renderer = DigestRenderer(mail, THEMES, None)
         one = renderer.message(base, format="html").data
@@ -306,7 +306,7 @@ class TestPreparedDigest:
     def test_the_renderings_kept_are_bounded(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Readers whose digests are all their own do not pile renderings up in memory."""
         monkeypatch.setattr(digest_module, "PREPARED_KEPT", 2)
-        mail = MailConfig.model_validate({"from": "M <m@x.io>"})
+        mail = validate(MailConfig, {"from": "M <m@x.io>"})
         base = sample_digest(dt.datetime(2026, 11, 27, 1, 0, tzinfo=dt.UTC))
         renderer = DigestRenderer(mail, THEMES, None)
         digests = [dataclasses.replace(base, items=base.items[n:]) for n in range(3)]
@@ -495,12 +495,11 @@ class TestLedgerWrites:
         ledger = fanout_ledger(tmp_path)
         monkeypatch.setattr(outbox, "unsubscribe_secret", lambda config, store: SECRET)
         with running_smtp_server() as server:
-            config = ledger.config.model_copy(
-                update={
-                    "mail": ledger.config.mail.model_copy(
-                        update={"transport": "smtp", "smtp": smtp_settings(server)}
-                    )
-                }
+            config = dataclasses.replace(
+                ledger.config,
+                mail=dataclasses.replace(
+                    ledger.config.mail, transport="smtp", smtp=smtp_settings(server)
+                ),
             )
             ledger.config = config
             sent_before: list[int] = []
@@ -613,12 +612,13 @@ class TestPlanning:
 
 
 def test_the_subscriber_lookup_follows_the_config(tmp_path: Path) -> None:
-    config = Config.model_validate(
-        {"subscribers": [{"email": "A@example.org", "name": "a"}, {"email": "b@example.org"}]}
+    config = validate(
+        Config,
+        {"subscribers": [{"email": "A@example.org", "name": "a"}, {"email": "b@example.org"}]},
     )
     assert config.subscriber("a@EXAMPLE.org").name == "a"  # type: ignore[union-attr]
     assert config.subscriber("c@example.org") is None
-    fewer = config.model_copy(update={"subscribers": config.subscribers[1:]})
+    fewer = dataclasses.replace(config, subscribers=config.subscribers[1:])
     assert fewer.subscriber("a@example.org") is None
     assert fewer.subscriber("b@example.org") is not None
 

@@ -34,8 +34,11 @@ NOT_FOR_HELP = (
     "monitor.render.digest",
     "monitor.plan.outbox",
 )
-#: What an idle poll (a 304: nothing to parse, tag, render or schedule) must not import.
+#: What an idle poll (a 304: nothing to parse, tag, render or schedule, and a config file
+#: unchanged since the last run validated it: :mod:`monitor.ops.configcache`) must not import.
 NOT_FOR_IDLE = (
+    "pydantic",
+    "pydantic_core",
     "jinja2",
     "css_inline",
     "bs4",
@@ -92,7 +95,7 @@ def test_a_subcommands_help_imports_no_pipeline_module() -> None:
     assert found == []
 
 
-def test_an_idle_run_once_imports_no_parser_template_or_scheduler(
+def test_an_idle_run_once_imports_no_validator_parser_template_or_scheduler(
     tmp_path: Path, live_site: SiteServer
 ) -> None:
     config = tmp_path / "config.toml"
@@ -108,6 +111,7 @@ def test_an_idle_run_once_imports_no_parser_template_or_scheduler(
     rc, found = imported_after(argv, NOT_FOR_IDLE)  # the baseline parses and stores
     assert rc == 0
     assert "monitor.parse.board" in found  # the check sees what a run imports
+    assert "pydantic" in found  # the first run validates the file
     before = len(live_site.requests)
     rc, found = imported_after(argv, NOT_FOR_IDLE)
     assert rc == 0

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from monitor.config import Config, MailConfig, SmtpConfig
+from monitor.config import Config, MailConfig, SmtpConfig, validate
 from monitor.deliver.mailmessage import header_value, safe_header_text
 from monitor.deliver.transports import MaildirTransport, SmtpTransport
 from monitor.models import Release, release_id
@@ -29,7 +29,7 @@ from monitor.render.digest import Digest, DigestItem, build_message, subject_for
 
 from smtp_server import SmtpTestServer
 
-MAIL = MailConfig.model_validate({"from": "MOFA Monitor <monitor@example.org>"})
+MAIL = validate(MailConfig, {"from": "MOFA Monitor <monitor@example.org>"})
 THEMES = {"north-korea": "North Korea"}
 NOW = dt.datetime(2026, 11, 27, 0, 30, tzinfo=dt.UTC)
 
@@ -138,7 +138,7 @@ def test_encoded_words_in_a_title_never_become_fields_in_the_maildir(
 def test_encoded_words_in_a_title_never_become_fields_over_smtp(
     smtp_server: SmtpTestServer, title: str
 ) -> None:
-    settings_ = SmtpConfig.model_validate({"host": smtp_server.host, "port": smtp_server.port})
+    settings_ = validate(SmtpConfig, {"host": smtp_server.host, "port": smtp_server.port})
     with SmtpTransport(settings_) as transport:
         transport.send("k", message_for(title, format="text"))
     [got] = smtp_server.wait_for(1)
@@ -174,7 +174,7 @@ def test_alert_subjects_are_encoded_the_same_way(tmp_path: Path) -> None:
         None,
         None,
     )
-    config = Config.model_validate({"mail": {"from": "MOFA Monitor <monitor@example.org>"}})
+    config = validate(Config, {"mail": {"from": "MOFA Monitor <monitor@example.org>"}})
     message = build_alert(config, Alert("mofa-en", "down", "alert:1", health), "ops@example.org")
     parsed = parse(message.as_bytes())
     assert parsed["Bcc"] is None

@@ -9,6 +9,7 @@ fixed sleep.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import signal
 import subprocess
@@ -105,9 +106,7 @@ def test_the_stop_event_abandons_the_wait_for_a_final_reply(tmp_path: Path) -> N
     # the next pass (a relay that answers) sends it once more — the one possible duplicate
     with running_smtp_server() as server2:
         later = kst(27, 14).astimezone(dt.UTC)
-        with SmtpTransport(
-            ledger.config.mail.smtp.model_copy(update={"port": server2.port})
-        ) as smtp:
+        with SmtpTransport(dataclasses.replace(ledger.config.mail.smtp, port=server2.port)) as smtp:
             report = outbox.send_due(ledger.config, ledger.store, smtp, THEMES, now=lambda: later)
         assert report.sent == ["d@example.org immediate:1"] and len(server2.received) == 1
 

@@ -30,9 +30,10 @@ if TYPE_CHECKING:
 @command("check-config")
 def check_config(args: argparse.Namespace, out: TextIO) -> int:
     """Validate the configuration; exit 0, or 2 listing every problem as FILE: path: message."""
+    from monitor.config import load_config
     from monitor.plan.subscriptions import config_warnings, unsubscribed_in_config
 
-    config = load(args)
+    config = load_config(config_path(args))  # always validated: never from the cache
     unsubscribed = unsubscribed_in_config(config)
     print(
         f"{config.path}: OK — {len(config.sources)} source(s), {len(config.subscribers)} "
@@ -55,7 +56,7 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
     from monitor.ops.lastgood import remember as remember_config
     from monitor.schedule.app import App
 
-    config = load(args)
+    config = load(args, create_state=True)
     with StateLock(config.state_dir), App(config) as app, _failures_said_once():
         remember_config(config, app.clock())
         app.reclaim_interrupted_sends()
@@ -257,7 +258,7 @@ def send_test(args: argparse.Namespace, out: TextIO) -> int:
     sub = config.subscriber(args.to)
     zone = sub.timezone if sub else config.service.timezone
     # Marked as a test in the Subject too, so nobody takes the made-up releases for news.
-    mail = config.mail.model_copy(update={"subject_prefix": f"[TEST] {config.mail.subject_prefix}"})
+    mail = dataclasses.replace(config.mail, subject_prefix=f"[TEST] {config.mail.subject_prefix}")
     with App(config) as app:
         digest = dataclasses.replace(
             sample_digest(app.clock(), zone),

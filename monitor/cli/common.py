@@ -41,11 +41,12 @@ def config_path(args: argparse.Namespace) -> Path:
     return args.config or Path(os.environ.get("MOFA_MONITOR_CONFIG") or "config.toml")
 
 
-def load(args: argparse.Namespace) -> Config:
-    """The validated config named on the command line."""
-    from monitor.config import load_config
+def load(args: argparse.Namespace, *, create_state: bool = False) -> Config:
+    """The validated config named on the command line (from the state folder's cache when the
+    file is unchanged: :mod:`monitor.ops.configcache`, which says what ``create_state`` does)."""
+    from monitor.ops import configcache
 
-    return load_config(config_path(args))
+    return configcache.load(config_path(args), create_state=create_state)
 
 
 def load_readonly(args: argparse.Namespace) -> tuple[Config, str | None]:

@@ -22,9 +22,8 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import default
 from email.utils import parseaddr
+from typing import Any
 from urllib.parse import quote, urlsplit
-
-from pydantic import AnyHttpUrl, TypeAdapter, ValidationError
 
 from monitor import text as chars
 
@@ -46,7 +45,6 @@ _TOKEN_CONTEXT = b"mofa-monitor unsubscribe v1\x00"
 _PATH_SAFE = "/:@!$&'()*+;=-._~%"
 _QUERY_SAFE = _PATH_SAFE + "?"
 _LONE_PERCENT = re.compile("%(?![0-9A-Fa-f]{2})")
-_HTTP_URL = TypeAdapter(AnyHttpUrl)
 
 # Headers set as objects fold as usual; raw values we fold ourselves (List-Unsubscribe, and every
 # header holding text from outside: see set_text_header) are kept as built. ``cte_type="7bit"``
@@ -240,6 +238,14 @@ def _uri_part(text: str, safe: str) -> str:
     return quote(_LONE_PERCENT.sub("%25", text), safe=safe)
 
 
+@functools.cache
+def _http_url() -> Any:
+    """pydantic's WHATWG URL type (host IDNA), built on first use: an idle poll sends nothing."""
+    from pydantic import AnyHttpUrl, TypeAdapter
+
+    return TypeAdapter(AnyHttpUrl)
+
+
 def header_uri(url: str) -> str:
     """``url`` as a 7-bit URI that can stand in angle brackets in a header (RFC 2369 §2, RFC 3986).
 
@@ -249,8 +255,10 @@ def header_uri(url: str) -> str:
     plus every comma (RFC 2369 §2); escapes already made (``%2F``) stay, a lone ``%`` becomes
     ``%25``. Raises ValueError for a string that is not an absolute http(s) URL.
     """
+    from pydantic import ValidationError
+
     try:
-        host = _HTTP_URL.validate_python(url).host
+        host = _http_url().validate_python(url).host
     except ValidationError as exc:
         raise ValueError(f"{url!r} is not an http(s) URL") from exc
     parts = urlsplit(url)

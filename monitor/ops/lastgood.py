@@ -19,6 +19,7 @@ and says so in one line on stderr (``status`` also in its output). A missing con
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -29,10 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from monitor.config import DEFAULT_THEME_IDS, Config, load_config
+from monitor.config import DEFAULT_THEME_IDS, Config, ServiceConfig, validate
 from monitor.errors import ConfigError
+from monitor.ops import configcache
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def remember(config: Config, now: dt.datetime) -> None:
         "config_file": str(Path(config.path).resolve()),
         "fingerprint": config.fingerprint,
         "saved_at": now.astimezone(dt.UTC).isoformat(timespec="seconds"),
-        "config": _plain(config.model_dump(by_alias=True)),
+        "config": _plain(dump(config)),
     }
     target = config.state_dir / FILE_NAME
     try:
@@ -82,10 +82,10 @@ def recall(state_dir: Path, path: Path) -> tuple[Config, str] | None:
             return None
         data = record["config"]
         themes = {t["id"] for t in data.get("themes", ())} | set(DEFAULT_THEME_IDS)
-        config = Config.model_validate(data, context={"theme_ids": themes})
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, ValidationError):
+        config = validate(Config, data, theme_ids=themes)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # ValidationError too
         return None
-    return config.model_copy(update={"path": path}), str(record.get("saved_at") or "?")
+    return dataclasses.replace(config, path=path), str(record.get("saved_at") or "?")
 
 
 def load_for_reading(path: Path) -> ReadConfig:
@@ -95,7 +95,7 @@ def load_for_reading(path: Path) -> ReadConfig:
     unreadable, and when no state folder exists to answer from.
     """
     try:
-        return ReadConfig(load_config(path))
+        return ReadConfig(configcache.load(path))
     except ConfigError as exc:
         if not Path(path).is_file():
             raise
@@ -112,9 +112,7 @@ def load_for_reading(path: Path) -> ReadConfig:
     if remembered is not None:
         config, saved_at = remembered
         return ReadConfig(config, f"{invalid}: answering with the last good config ({saved_at})")
-    config = Config(path=Path(path)).model_copy(
-        update={"service": Config().service.model_copy(update={"state_dir": state_dir})}
-    )
+    config = Config(path=Path(path), service=ServiceConfig(state_dir=state_dir))
     return ReadConfig(config, f"{invalid}: answering with the defaults for {state_dir}")
 
 
@@ -147,6 +145,15 @@ def _state_dir_line(text: str) -> object:
             except ValueError:
                 return None
     return None
+
+
+def dump(config: Config) -> dict[str, Any]:
+    """``config`` as the file's tables (``from``, not ``from_``), without ``path`` and
+    ``fingerprint``, which are not written in a file."""
+    tables = dataclasses.asdict(config)
+    del tables["path"], tables["fingerprint"]
+    tables["mail"]["from"] = tables["mail"].pop("from_")
+    return tables
 
 
 def _plain(value: Any) -> Any:

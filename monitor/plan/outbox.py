@@ -248,14 +248,12 @@ def _plan_batch(
             and selector.wants(sub, item.row_id)
             and (sub.updates or not item.updated)
         ]
+        allow_empty = sub.send_empty and sub.frequency != "immediate"  # "on news"
+        unique = random[32 * number : 32 * number + 32]
+        # a plan with nothing to send only moves the window (no message, so no Message-ID)
+        message_id = new_message_id(config, period.key, unique) if items or allow_empty else ""
         plans.append(
-            DeliveryPlan(
-                sub.email,
-                period.key,
-                new_message_id(config, period.key, random[32 * number : 32 * number + 32]),
-                items,
-                allow_empty=sub.send_empty and sub.frequency != "immediate",  # "on news"
-            )
+            DeliveryPlan(sub.email, period.key, message_id, items, allow_empty=allow_empty)
         )
     created = store.plan_deliveries(plans, through=through, now=now)
     return [f"{plan.email} {plan.digest_key}" for plan in plans if plan.email.lower() in created]

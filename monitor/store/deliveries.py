@@ -493,7 +493,9 @@ class DeliveryRepository:
 
 
 class DeliveryPlan(NamedTuple):
-    """One subscriber's digest to freeze (:meth:`DeliveryRepository.plan_deliveries`)."""
+    """One subscriber's digest to freeze (:meth:`DeliveryRepository.plan_deliveries`). A plan
+    with no ``items`` and not ``allow_empty`` creates no delivery, only moves the subscriber's
+    window; its ``message_id`` may be empty."""
 
     email: str
     digest_key: str

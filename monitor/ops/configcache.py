@@ -1,0 +1,189 @@
+"""A validated config kept in the state folder, so that a process whose config file has not
+changed since loads it without validating it again.
+
+Validation needs pydantic, and importing pydantic and building its validators is the largest
+part of what a ``run-once`` that finds nothing new spends (about 90 ms of CPU per process, more
+than a whole urlwatch poll's margin). Validating the same bytes with the same code gives the same
+result, so the result is kept and reused under exactly that condition:
+
+- the file's bytes have the same SHA-256 (:attr:`~monitor.config.Config.fingerprint`);
+- the file is the same one (its resolved path): relative paths in it are read from its folder;
+- the code that validated it is the same (:func:`code_stamp`): this package's files, Python's
+  version, and the versions of pydantic (with the pydantic-core it requires) and urllib3, the
+  libraries the checks call.
+
+Anything else — a missing, unreadable, truncated or foreign cache file, any other key — means
+the file is validated as usual (:func:`~monitor.config.load_config`), and the result is stored
+again if the state folder exists. The cache holds the config with its paths as written; they are
+resolved on every load, so a moved symbolic link is followed as before.
+
+The file is ``STATE_DIR/config-cache.pickle``: one JSON header line (format, key, SHA-256 of the
+payload) then a pickle of the config. It is read with an unpickler that builds nothing but the
+config's own classes, ``datetime.timedelta``/``time`` and paths (the Python documentation's
+"Restricting Globals"), so a file planted there cannot run code. No secret is in it: passwords
+only ever come from the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import functools
+import hashlib
+import importlib.util
+import io
+import json
+import logging
+import os
+import pathlib
+import pickle
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from monitor import config as config_module
+from monitor.config import Config, check, read_toml, resolve_paths
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "config-cache.pickle"
+FORMAT = 1
+#: The classes a cached config is made of, and nothing else (see :class:`_ConfigUnpickler`).
+_ALLOWED = {
+    ("monitor.config", name)
+    for name in (
+        "Config",
+        "ServiceConfig",
+        "SourceConfig",
+        "MailConfig",
+        "SmtpConfig",
+        "SubscriberConfig",
+        "ThemeConfig",
+    )
+} | {
+    ("datetime", "timedelta"),
+    ("datetime", "time"),
+    ("pathlib", "Path"),
+    ("pathlib", "PosixPath"),
+    ("pathlib", "WindowsPath"),
+}
+
+
+def load(path: Path | str, *, create_state: bool = False) -> Config:
+    """The validated config at ``path``, as :func:`~monitor.config.load_config` returns it:
+    from the state folder's cache when the file, its place and the code are unchanged, else
+    validated, and cached when the state folder exists. ``create_state``: a command that is
+    about to create the state folder anyway (it takes the state lock) has it created first,
+    so its first run already leaves the cache. Raises ConfigError as ``load_config`` does; a
+    cache that cannot be read or written is only ever a slower load."""
+    path = Path(path)
+    data, raw = read_toml(path)
+    fingerprint = hashlib.sha256(data).hexdigest()
+    state_dir = _state_dir(raw, path)
+    key = _key(fingerprint, path)
+    config = _read(state_dir / FILE_NAME, key) if state_dir else None
+    if config is None:
+        config = check(path, raw)
+        if state_dir is not None and create_state:
+            with contextlib.suppress(OSError):  # the state lock reports it, as before
+                state_dir.mkdir(parents=True, exist_ok=True)
+        if state_dir is not None and state_dir.is_dir():
+            _write(state_dir / FILE_NAME, key, config)
+    return resolve_paths(config, path, fingerprint)
+
+
+def _state_dir(raw: dict[str, Any], path: Path) -> Path | None:
+    """Where the file's ``[service] state_dir`` points (resolved as :func:`resolve_paths` does),
+    or None when the value is not even a string (validation will say why)."""
+    service = raw.get("service", {})
+    named = service.get("state_dir", "state") if isinstance(service, dict) else None
+    if not isinstance(named, str) or not named or "\0" in named:
+        return None
+    chosen = Path(named)
+    try:
+        return (chosen if chosen.is_absolute() else path.resolve().parent / chosen).resolve()
+    except OSError:
+        return None
+
+
+def _key(fingerprint: str, path: Path) -> dict[str, str]:
+    return {"file": str(path.resolve()), "sha256": fingerprint, "code": code_stamp()}
+
+
+@functools.cache
+def code_stamp() -> str:
+    """A digest of everything besides the file that decides what validation accepts and makes:
+    Python's version, the path, size and modification time of each file of this package, and
+    the version files of pydantic (which names the pydantic-core it requires) and urllib3."""
+    return _stamp(Path(config_module.__file__).parent)
+
+
+def _stamp(package: Path) -> str:
+    digest = hashlib.sha256(sys.version.encode())
+    for folder, dirs, files in os.walk(package):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith((".pyc", ".pyo")):
+                continue
+            stat = os.stat(os.path.join(folder, name))
+            digest.update(f"{folder}/{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    for library, version_file in (("pydantic", "version.py"), ("urllib3", "_version.py")):
+        spec = importlib.util.find_spec(library)
+        where = spec.submodule_search_locations if spec else None
+        try:
+            digest.update(Path(next(iter(where or ())), version_file).read_bytes())
+        except (OSError, StopIteration):
+            digest.update(f"{library}: unknown\n".encode())
+    return digest.hexdigest()
+
+
+class _ConfigUnpickler(pickle.Unpickler):
+    """Builds only the classes in :data:`_ALLOWED`; anything else is refused."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of a config")
+        return {"monitor.config": config_module, "datetime": dt, "pathlib": pathlib}[
+            module
+        ].__dict__[name]
+
+
+def _read(file: Path, key: dict[str, str]) -> Config | None:
+    try:
+        with open(file, "rb") as stream:
+            header = json.loads(stream.readline())
+            payload = stream.read()
+    except (OSError, ValueError):
+        return None
+    if (
+        not isinstance(header, dict)
+        or header.get("format") != FORMAT
+        or header.get("key") != key
+        or header.get("payload_sha256") != hashlib.sha256(payload).hexdigest()
+    ):
+        return None
+    try:
+        config = _ConfigUnpickler(io.BytesIO(payload)).load()
+    except Exception as exc:
+        log.debug("ignoring the config cache %s: %s", file, exc)
+        return None
+    return config if type(config) is Config else None
+
+
+def _write(file: Path, key: dict[str, str], config: Config) -> None:
+    """Store ``config`` (paths as written) atomically; a failure is logged, never raised."""
+    payload = pickle.dumps(dataclasses.replace(config), protocol=pickle.HIGHEST_PROTOCOL)
+    header = {"format": FORMAT, "key": key, "payload_sha256": hashlib.sha256(payload).hexdigest()}
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{FILE_NAME}.", dir=file.parent)
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(json.dumps(header).encode() + b"\n" + payload)
+            os.replace(tmp, file)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        log.debug("cannot store the config cache in %s: %s", file, exc.strerror or exc)
