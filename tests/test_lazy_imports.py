@@ -57,6 +57,10 @@ NOT_FOR_IDLE = (
     "monitor.classify.themes",
     "monitor.classify.learn",
     "monitor.classify.countries",
+    "monitor.deliver.transports",  # nothing to send: no transport is made
+    "monitor.deliver.mailmessage",
+    "smtplib",
+    "uuid",  # nothing planned: no Message-ID
     "email.mime",
 )
 

@@ -39,7 +39,6 @@ import os
 import pathlib
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +173,8 @@ def _read(file: Path, key: dict[str, str]) -> Config | None:
 
 def _write(file: Path, key: dict[str, str], config: Config) -> None:
     """Store ``config`` (paths as written) atomically; a failure is logged, never raised."""
+    import tempfile  # here: a load from the cache writes nothing
+
     payload = pickle.dumps(dataclasses.replace(config), protocol=pickle.HIGHEST_PROTOCOL)
     header = {"format": FORMAT, "key": key, "payload_sha256": hashlib.sha256(payload).hexdigest()}
     try:

@@ -24,7 +24,6 @@ import datetime as dt
 import json
 import logging
 import os
-import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,18 +50,28 @@ class ReadConfig:
 def remember(config: Config, now: dt.datetime) -> None:
     """Store ``config`` as the state folder's last good one (atomically; never raises).
 
-    ``now`` (aware) is the save time recorded in the file. Paths are stored resolved, durations in seconds and times as ``HH:MM``, so the file loads
-    again through the same validation. No secret is in it: passwords only ever come from the
-    environment (``password_env`` names the variable).
+    ``now`` (aware) is the save time recorded in the file. Paths are stored resolved, durations
+    in seconds and times as ``HH:MM``, so the file loads again through the same validation. No
+    secret is in it: passwords only ever come from the environment (``password_env`` names the
+    variable). A record of the same file, bytes and code (:func:`configcache.code_stamp`) is
+    kept as it is, with its first save time: a run that changed nothing writes nothing.
     """
-    record = {
+    key = {
         "format": FORMAT,
         "config_file": str(Path(config.path).resolve()),
         "fingerprint": config.fingerprint,
+        "code": configcache.code_stamp(),
+    }
+    target = config.state_dir / FILE_NAME
+    if _stored_key(target) == key:
+        return
+    record = {
+        **key,
         "saved_at": now.astimezone(dt.UTC).isoformat(timespec="seconds"),
         "config": _plain(dump(config)),
     }
-    target = config.state_dir / FILE_NAME
+    import tempfile  # here: most runs write nothing
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{FILE_NAME}.", dir=config.state_dir)
         with os.fdopen(fd, "w", encoding="utf-8") as file:
@@ -72,6 +81,16 @@ def remember(config: Config, now: dt.datetime) -> None:
         os.replace(tmp, target)
     except OSError as exc:
         log.warning("cannot store the last good config in %s: %s", target, exc.strerror or exc)
+
+
+def _stored_key(target: Path) -> dict[str, object] | None:
+    try:
+        record = json.loads(target.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        return None
+    return {k: record.get(k) for k in ("format", "config_file", "fingerprint", "code")}
 
 
 def recall(state_dir: Path, path: Path) -> tuple[Config, str] | None:

@@ -18,7 +18,6 @@ import logging
 import os
 import secrets
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -133,7 +132,10 @@ def new_message_id(config: Config, key: str, unique: str | None = None) -> str:
     32 random hex digits (default: a fresh UUID4's)."""
     from monitor.deliver.mailmessage import mail_domain
 
-    unique = unique or uuid.uuid4().hex
+    if unique is None:
+        import uuid  # here: a tick that plans nothing needs no identifier
+
+        unique = uuid.uuid4().hex
     return f"<{unique}.{key.replace(':', '-')}@{mail_domain(config.mail.from_)}>"
 
 
@@ -412,14 +414,15 @@ def send_due(
     renderer: DigestRenderer | None = None  # made (and the renderer imported) at the first claim
     digests = _DigestSource(config, store)
     health = _Health(store)
-    record_per_batch = bool(getattr(transport, "exactly_once", False))
+    record_per_batch = False
     while not stopping():
         batch = store.claim_deliveries(now(), LEASE, BATCH)
         if not batch:
             break
-        if renderer is None:
+        if renderer is None:  # the transport is first touched here: a pass may send nothing
             from monitor.render.digest import DigestRenderer
 
+            record_per_batch = bool(getattr(transport, "exactly_once", False))
             renderer = DigestRenderer(
                 config.mail, theme_names, secret, linesep=getattr(transport, "linesep", "\n")
             )

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Collection
+import typing
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor import data as packaged_data
 from monitor.clock import Clock, system_clock
@@ -30,6 +31,28 @@ if TYPE_CHECKING:
     from monitor.plan import outbox
 
 log = logging.getLogger(__name__)
+
+
+class _TransportOnFirstUse:
+    """A pass's transport, made (and the mail modules imported) when first used: a pass that
+    finds nothing to send and no alert to mail makes none. Used as ``make()`` would be: as a
+    context manager, closed (if made) on exit."""
+
+    def __init__(self, make: Callable[[], Transport]) -> None:
+        self._make = make
+        self._made: Transport | None = None
+
+    def __enter__(self) -> Transport:
+        return typing.cast("Transport", self)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._made is not None:
+            self._made.__exit__(*exc_info)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> Any:
+        if self._made is None:
+            self._made = self._make().__enter__()
+        return getattr(self._made, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +192,7 @@ class App(Closing):
         planned = tuple(
             outbox.plan_due(self.config, self.store, now=self.clock(), poll_run=poll_run)
         )
-        with self.transport() as transport:
+        with _TransportOnFirstUse(self.transport) as transport:
             sent = outbox.send_due(
                 self.config,
                 self.store,
