@@ -4,6 +4,11 @@ A typo must fail at start with a message naming the file, the field and the rule
 when the first digest is sent. Every problem is collected and reported at once as
 ``FILE: dotted.path: message``; list positions count from 1, as a person reads the file.
 Paths in the file are relative to the file's folder, so a service and a shell agree on them.
+
+The config is plain frozen dataclasses (:class:`Config` and its sections). Their annotations
+carry the rules (:class:`Before`, :class:`After`, :class:`Bounds`), which pydantic reads when a
+file is validated (:func:`validate`, :func:`load_config`); nothing else imports pydantic, so a
+config validated earlier, unchanged, loads without it (:mod:`monitor.ops.configcache`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ good config (see :mod:`monitor.schedule.service`), so ``status``, ``releases``, 
 ``preview``, ``subscribers``, and ``unsubscribe``/``resubscribe`` (an operator honouring a
 request must not wait for the file to be fixed) should still answer about that state. Each process that holds the state lock with a valid config
 (``run`` at start and after every reload it applies, ``run-once``) writes it to
-``STATE_DIR/last-good-config.json``; a read-only command whose config file is invalid answers
+``STATE_DIR/last-good-config.json`` (when it differs from the one stored there); a read-only command whose config file is invalid answers
 with, in this order:
 
 1. that stored config, if the broken file still says where ``state_dir`` is (read from its own
