@@ -64,7 +64,10 @@ def parse_duration(value: Any) -> dt.timedelta:
     return dt.timedelta(seconds=sum(float(n) * unit_seconds[u] for n, u in parts))
 
 
-def _check_zone(value: str) -> str:
+def _check_zone(value: Any) -> Any:
+    """An IANA zone name the zone database here knows; a non-string is left to the type check."""
+    if not isinstance(value, str):
+        return value
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
@@ -196,8 +199,8 @@ def _check_host(value: Any) -> Any:
     return value
 
 
-def _check_slug(value: str) -> str:
-    if not _SLUG.match(value):
+def _check_slug(value: Any) -> Any:
+    if isinstance(value, str) and not _SLUG.match(value):
         raise ValueError(f"{value!r} must be lower-case letters, digits and dashes")
     return value
 
@@ -671,9 +674,11 @@ def _theme_pattern_problems(raw: dict[str, Any]) -> list[str]:
         weights = theme.get("weights") if isinstance(theme, dict) else None
         if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
             continue  # the type error is reported by field validation
-        spec = ThemeSpec(
-            id="x", patterns=patterns, weights=weights if isinstance(weights, dict) else None
-        )
+        if not isinstance(weights, dict) or not all(
+            isinstance(w, int | float) and not isinstance(w, bool) for w in weights.values()
+        ):
+            weights = None  # not a table of numbers: field validation says so
+        spec = ThemeSpec(id="x", patterns=patterns, weights=weights)
         for suffix, message in pattern_errors(spec):
             field, _, index = suffix.partition(".")
             if field in ("patterns", "weights"):
