@@ -11,6 +11,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import zoneinfo
 from pathlib import Path
 
 import pytest
@@ -272,3 +273,107 @@ def test_a_command_that_creates_the_state_caches_on_its_first_run(
     assert (tmp_path / "state" / configcache.FILE_NAME).is_file()
     configcache.load(path)
     assert counted.calls == 1
+
+
+# --- a cache file someone else could have written is never read --------------------------------
+
+
+def plant(path: Path, config: Config) -> Path:
+    """A cache for ``path`` holding ``config``, with the right key and checksum."""
+    real = configcache.load(path)
+    key = configcache._key(real.fingerprint, path)
+    configcache._write(cache_file(path), key, config)
+    return cache_file(path)
+
+
+def test_a_cache_others_may_write_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = setup(tmp_path)
+    file = plant(path, Config(path=path, subscribers=[]))
+    assert configcache.load(path).subscribers == []  # private: a hit (the test can fail)
+    file.chmod(0o620)  # group-writable
+    counted = Counted(monkeypatch)
+    assert len(configcache.load(path).subscribers) == 2
+    assert counted.calls == 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file away needs root")
+def test_a_cache_owned_by_another_user_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = setup(tmp_path)
+    file = plant(path, Config(path=path, subscribers=[]))
+    os.chown(file, 65534, -1)
+    counted = Counted(monkeypatch)
+    assert len(configcache.load(path).subscribers) == 2
+    assert counted.calls == 1
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "deep-header", "huge"])
+def test_odd_files_in_the_caches_place_are_a_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Never a hang (a FIFO), a read through a link, a crash or an unbounded read."""
+    path = setup(tmp_path)
+    expected = configcache.load(path)
+    file = cache_file(path)
+    file.unlink()
+    if kind == "fifo":
+        os.mkfifo(file, 0o600)
+    elif kind == "symlink":
+        good = tmp_path / "elsewhere"
+        plant(path, Config(path=path, subscribers=[]))
+        file.rename(good)
+        file.symlink_to(good)
+    elif kind == "deep-header":
+        file.write_bytes(b"[" * 200_000 + b"\n")
+        file.chmod(0o600)
+    else:
+        with open(file, "wb") as stream:
+            stream.truncate(configcache.MAX_BYTES + 1)
+        file.chmod(0o600)
+    counted = Counted(monkeypatch)
+    assert configcache.load(path) == expected
+    assert counted.calls == 1
+
+
+def test_a_dangling_link_in_the_package_does_not_break_the_stamp(tmp_path: Path) -> None:
+    """An editor's lock (``.#config.py`` → nowhere) or a file removed mid-upgrade."""
+    copy = tmp_path / "monitor"
+    shutil.copytree(Path(config_module.__file__).parent, copy)
+    before = configcache._stamp(copy)
+    (copy / ".#config.py").symlink_to(tmp_path / "nowhere.py")
+    assert configcache._stamp(copy) != before
+
+
+def test_an_edit_that_keeps_size_and_time_changes_the_stamp(tmp_path: Path) -> None:
+    copy = tmp_path / "monitor"
+    shutil.copytree(Path(config_module.__file__).parent, copy)
+    data = copy / "data" / "countries.toml"
+    before, stat = configcache._stamp(copy), data.stat()
+    text = data.read_text(encoding="utf-8")
+    data.write_text(text.replace("AD", "XD", 1), encoding="utf-8")
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert data.stat().st_size == stat.st_size and data.stat().st_mtime_ns == stat.st_mtime_ns
+    assert configcache._stamp(copy) != before
+
+
+def test_a_zone_gone_from_the_database_is_validated_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validation reads the zone database (``TZPATH``, ``tzdata``), which is no part of the key:
+    the zones a cached config names are looked up again, and one now unknown is reported."""
+    zones = tmp_path / "zones"
+    (zones / "My").mkdir(parents=True)
+    shutil.copy(Path(zoneinfo.TZPATH[0]) / "UTC", zones / "My" / "Zone")
+    path = setup(tmp_path, FULL.replace('timezone = "Europe/Paris"', 'timezone = "My/Zone"'))
+    try:
+        zoneinfo.reset_tzpath(to=[str(zones)])
+        assert configcache.load(path).service.timezone == "My/Zone"
+    finally:
+        zoneinfo.reset_tzpath()
+        zoneinfo.ZoneInfo.clear_cache()
+    with pytest.raises(ConfigError) as error:
+        configcache.load(path)
+    assert "service.timezone: unknown time zone 'My/Zone'" in str(error.value.problems)
