@@ -188,6 +188,34 @@ class TestTypedFilters:
         assert store.releases(board="m_5676' OR '1'='1") == []
 
 
+class TestRetagging:
+    def test_texts_come_in_pages_and_retag_many_replaces_tags(self, store: Store) -> None:
+        """``reclassify`` reads the archive a page at a time (flat memory) and writes a page per
+        transaction."""
+        store.ensure_source("mofa-en", "mofa-board", "https://example.org/list.do")
+        rows = [
+            store.insert_release(
+                release(seq),
+                content_hash=str(seq),
+                baseline=False,
+                poll_run_id=None,
+                classification=tagged("trade"),
+            )
+            for seq in range(1, 8)
+        ]
+        pages, last = [], 0
+        while page := store.release_texts(after=last, limit=3):
+            pages.append([text.row_id for text in page])
+            last = page[-1].row_id
+        assert pages == [rows[0:3], rows[3:6], rows[6:7]]
+        store.retag_many([(row, tagged("sanctions"), "New.") for row in rows[:6]])
+        assert [r.id for r in store.releases(theme="sanctions")] == [
+            f"m_5676-{seq}" for seq in range(6, 0, -1)
+        ]
+        assert [r.id for r in store.releases(theme="trade")] == ["m_5676-7"]
+        assert store.release("m_5676-1").summary == "New."  # type: ignore[union-attr]
+
+
 class TestNamedRecords:
     def test_ledger_reads_return_named_records(self, store: Store, clock: SetClock) -> None:
         """Watermarks, planned items, delivery items, per-subscriber counts and release texts

@@ -413,11 +413,19 @@ def reclassify(args: argparse.Namespace, out: TextIO) -> int:
     from monitor.schedule.app import App
 
     config = load(args)
+    count = last = 0
     with StateLock(config.state_dir), App(config) as app:
-        rows = app.store.release_texts()
-        for row_id, title, body in rows:
-            app.store.retag(row_id, app.classifier.classify(title, body), summarize(body))
-        print(f"re-tagged {len(rows)} release(s) with {app.classifier.version}", file=out)
+        # a page of releases at a time, each page one transaction: memory flat at any size, and
+        # an interrupted run leaves every release tagged by the old rules or the new (rerun it)
+        while rows := app.store.release_texts(after=last):
+            app.store.retag_many(
+                [
+                    (r.row_id, app.classifier.classify(r.title, r.body), summarize(r.body))
+                    for r in rows
+                ]
+            )
+            count, last = count + len(rows), rows[-1].row_id
+        print(f"re-tagged {count} release(s) with {app.classifier.version}", file=out)
     return 0
 
 

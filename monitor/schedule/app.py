@@ -153,7 +153,11 @@ class App(Closing):
         """
         count = self.store.release_leases()
         if count:
-            log.warning("%d delivery(ies) interrupted by a crash will be sent again", count)
+            log.warning(
+                "%d delivery(ies) claimed by a process that stopped (mid-send, or not yet tried) "
+                "are due again",
+                count,
+            )
 
     def transport(self) -> Transport:
         """A fresh transport for one batch of sends (one SMTP connection per batch)."""

@@ -323,8 +323,8 @@ class DeliveryRepository:
             )
 
     def release_leases(self) -> int:
-        """Free the leases of sends interrupted by a crash; only for the state lock's holder.
-        Returns how many were freed."""
+        """Free the leases a process that stopped left (a send it interrupted, and the rest of
+        its claimed batch, never tried); only for the state lock's holder. Returns how many."""
         with self.db.transaction() as conn:
             cursor = conn.execute(
                 "UPDATE deliveries SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL"

@@ -200,9 +200,15 @@ class ReleaseRepository:
 
     def retag(self, row_id: int, classification: Classification, summary: str) -> None:
         """Replace the themes, countries and summary of a release (``reclassify``)."""
+        self.retag_many([(row_id, classification, summary)])
+
+    def retag_many(self, retagged: Sequence[tuple[int, Classification, str]]) -> None:
+        """:meth:`retag` for (row id, classification, summary) of many releases, in one
+        transaction."""
         with self.db.transaction() as conn:
-            conn.execute("UPDATE releases SET summary = ? WHERE id = ?", (summary, row_id))
-            _write_tags(conn, row_id, classification)
+            for row_id, classification, summary in retagged:
+                conn.execute("UPDATE releases SET summary = ? WHERE id = ?", (summary, row_id))
+                _write_tags(conn, row_id, classification)
 
     def rebase_urls(self, old: str, new: str) -> int:
         """Replace the prefix ``old`` of release and attachment links by ``new`` (the demo's
@@ -280,9 +286,13 @@ class ReleaseRepository:
         ).fetchall()
         return dict(zip((r["id"] for r in rows), self._with_tags(rows), strict=True))
 
-    def release_texts(self) -> list[ReleaseText]:
-        """Row id, title and body of every release by row id, for re-tagging after rules change."""
-        rows = self.db.conn.execute("SELECT id, title, body FROM releases ORDER BY id")
+    def release_texts(self, *, after: int = 0, limit: int = 500) -> list[ReleaseText]:
+        """Row id, title and body of up to ``limit`` releases with a row id above ``after``, by
+        row id: one page of the archive for re-tagging after the rules change (page on with the
+        last row id, so memory stays flat at any archive size)."""
+        rows = self.db.conn.execute(
+            "SELECT id, title, body FROM releases WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
+        )
         return [ReleaseText(r[0], r[1], r[2]) for r in rows]
 
     def count_releases(self) -> int:

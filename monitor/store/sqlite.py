@@ -128,6 +128,7 @@ class Store(Closing):
     insert_release = _Delegate("release_repository", ReleaseRepository.insert_release)
     update_release = _Delegate("release_repository", ReleaseRepository.update_release)
     retag = _Delegate("release_repository", ReleaseRepository.retag)
+    retag_many = _Delegate("release_repository", ReleaseRepository.retag_many)
     rebase_urls = _Delegate("release_repository", ReleaseRepository.rebase_urls)
     releases = _Delegate("release_repository", ReleaseRepository.releases)
     iter_releases = _Delegate("release_repository", ReleaseRepository.iter_releases)
