@@ -312,6 +312,24 @@ class TestRobots:
             assert make_fetcher(retries=0).get(site.list_url()).status == 200
         assert any("allowing all" in r.getMessage() for r in caplog.records)
 
+    def test_a_304_to_an_unconditional_request_keeps_the_last_rules(
+        self, site: SiteServer, make_fetcher: Any, fake_time: FakeTime, caplog: Any
+    ) -> None:
+        """A 304 carries no rules (nothing was asked conditionally): the copy we had still
+        applies, as for a 5xx, rather than "no rules" as for a 404."""
+        site.robots_txt = "User-agent: *\nDisallow: /eng/brd/m_5676/view.do\n"
+        fetcher = make_fetcher(retries=0)
+        fetcher.get(site.list_url())
+        fake_time.now += ROBOTS_TTL + 1
+        site.fault("/robots.txt", 304, times=None)
+        with (
+            caplog.at_level(logging.WARNING, logger="monitor.fetch.http"),
+            pytest.raises(RobotsDisallowedError),
+        ):
+            fetcher.get(site.view_url(322002))
+        assert statuses(site, "/robots.txt")[-1] == 304
+        assert any("using the last copy" in r.getMessage() for r in caplog.records)
+
     def test_fetched_once_per_host(self, site: SiteServer, make_fetcher: Any) -> None:
         """robots.txt is cached for the Fetcher's lifetime, not fetched per page."""
         fetcher = make_fetcher()

@@ -561,7 +561,8 @@ class Fetcher(Closing):
     def _fetch_robots(self, key: str) -> _RobotsEntry:
         """Fetch and parse robots.txt through the session (same UA, timeouts, cookies, pause).
 
-        404/410 (and other 4xx) mean "no rules" (RFC 9309 §2.3.1.3). For a 5xx or a network
+        404/410 (and other 4xx) mean "no rules" (RFC 9309 §2.3.1.3). For a 5xx, a 3xx that
+        is not a redirect (a 304 to this unconditional request), or a network
         failure RFC 9309 says "assume disallow"; we keep using the last copy we had (RFC 9309
         §2.4 allows a cached copy while the file is unreachable) or, without one, allow and log
         a warning, because the site is known to be flaky and a failed robots.txt would otherwise
@@ -576,7 +577,11 @@ class Fetcher(Closing):
         now = self._clock()
         try:
             raw = self._request(robots_url, {"Accept": "text/plain,*/*;q=0.5"}, ROBOTS_MAX_BYTES)
-            problem = None if raw.status < 500 else f"answered {raw.status}"
+            # a 3xx left after redirects are followed (a 304 to this unconditional request) has
+            # no rules to read: as unavailable as a 5xx, not the "no rules" of a 4xx
+            problem = (
+                None if raw.status < 300 or 400 <= raw.status < 500 else f"answered {raw.status}"
+            )
         except FetchInterrupted:
             raise
         except FetchError as exc:

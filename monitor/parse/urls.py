@@ -18,7 +18,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 logger = logging.getLogger(__name__)
 
-SEQ_RE = re.compile(r"[?&;]seq=(\d+)")
+#: ``seq=`` and digits, the whole value (``seq=12a`` is no seq: the site would not serve 12).
+SEQ_RE = re.compile(r"[?&;]seq=(\d+)(?=[&;#]|$)")
 #: A seq is a database key: more digits than a signed 64-bit integer holds is not a seq (and
 #: converting thousands of digits would hit Python's integer-conversion limit).
 MAX_SEQ_DIGITS = 18
@@ -56,8 +57,9 @@ def parse_seq(digits: str) -> int | None:
 
 
 def seq_from_url(url: str) -> int | None:
-    """The ``seq`` query parameter of ``url`` (``&amp;`` tolerated), or None (also if absurd)."""
-    match = SEQ_RE.search(html.unescape(url))
+    """The ``seq`` query parameter of ``url`` (``&amp;`` and surrounding spaces tolerated, as
+    browsers strip them from a link), or None (also if absurd, or not all digits)."""
+    match = SEQ_RE.search(html.unescape(url.strip()))
     return parse_seq(match.group(1)) if match else None
 
 
