@@ -70,7 +70,7 @@ def _check_zone(value: Any) -> Any:
         return value
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a folder
         raise ValueError(
             f"unknown time zone {value!r} (use an IANA name like Asia/Seoul)"
         ) from None

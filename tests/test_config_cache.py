@@ -310,7 +310,7 @@ def test_a_cache_owned_by_another_user_is_not_read(
     assert counted.calls == 1
 
 
-@pytest.mark.parametrize("kind", ["fifo", "symlink", "deep-header", "huge"])
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "deep-header", "huge", "directory"])
 def test_odd_files_in_the_caches_place_are_a_miss(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
@@ -326,6 +326,8 @@ def test_odd_files_in_the_caches_place_are_a_miss(
         plant(path, Config(path=path, subscribers=[]))
         file.rename(good)
         file.symlink_to(good)
+    elif kind == "directory":
+        file.mkdir()
     elif kind == "deep-header":
         file.write_bytes(b"[" * 200_000 + b"\n")
         file.chmod(0o600)
@@ -377,3 +379,24 @@ def test_a_zone_gone_from_the_database_is_validated_again(
     with pytest.raises(ConfigError) as error:
         configcache.load(path)
     assert "service.timezone: unknown time zone 'My/Zone'" in str(error.value.problems)
+
+
+def test_code_replaced_while_validating_is_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upgrade landing while a process validates: what the old code made must not be kept
+    under the new code's stamp, so nothing is kept."""
+    path = setup(tmp_path)
+    monkeypatch.setattr(configcache, "_stamp", lambda package: "the code now on disk")
+    configcache.load(path)
+    assert not cache_file(path).exists()
+    monkeypatch.undo()
+    configcache.load(path)
+    assert cache_file(path).exists()
+
+
+def test_a_zone_name_that_is_a_folder_of_the_database_is_a_named_problem(tmp_path: Path) -> None:
+    path = setup(tmp_path, FULL.replace('timezone = "Europe/Paris"', 'timezone = "America"'))
+    with pytest.raises(ConfigError) as error:
+        configcache.load(path)
+    assert f"{path}: service.timezone: unknown time zone 'America'" in error.value.problems[0]

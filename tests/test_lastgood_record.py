@@ -57,3 +57,19 @@ def test_a_record_from_other_code_or_damaged_is_written_again(tmp_path: Path) ->
     assert recalled is not None and dataclasses.replace(recalled[0], fingerprint="") == (
         dataclasses.replace(config, fingerprint="")
     )
+
+
+def test_a_state_folder_reached_through_a_moved_link_is_a_new_record(tmp_path: Path) -> None:
+    """The record names resolved paths: after ``state`` is pointed at a copy, a read-only
+    command must answer from (and write to) the copy, so the record is written again there."""
+    one, two = tmp_path / "state-1", tmp_path / "state-2"
+    one.mkdir(), two.mkdir()
+    (tmp_path / "state").symlink_to(one)
+    path = tmp_path / "config.toml"
+    path.write_text('[[subscribers]]\nemail = "a@example.org"\n', encoding="utf-8")
+    lastgood.remember(load_config(path), T0)
+    (two / lastgood.FILE_NAME).write_bytes((one / lastgood.FILE_NAME).read_bytes())
+    (tmp_path / "state").unlink()
+    (tmp_path / "state").symlink_to(two)
+    lastgood.remember(load_config(path), T0 + dt.timedelta(hours=1))
+    assert stored(two)["config"]["service"]["state_dir"] == str(two)  # type: ignore[index]

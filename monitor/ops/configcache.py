@@ -14,6 +14,11 @@ reused under exactly that condition:
 - every time zone it names is still in the zone database here, the one input of validation
   outside the file and the code.
 
+The stamp is read from the files on disk: a result is stored only if the stamp read before and
+after validation agree, so code replaced while a process validates is never keyed as the new
+code. (Code replaced in the milliseconds between a process importing it and first reading the
+stamp could still be; the next change of the file or the code clears it.)
+
 Anything else — a missing, unreadable, truncated or foreign cache file, any other key — means
 the file is validated as usual (:func:`~monitor.config.load_config`), and the result is stored
 again if the state folder exists. The cache holds the config with its paths as written; they are
@@ -97,7 +102,9 @@ def load(path: Path | str, *, create_state: bool = False) -> Config:
         if state_dir is not None and create_state:
             with contextlib.suppress(OSError):  # the state lock reports it, as before
                 state_dir.mkdir(parents=True, exist_ok=True)
-        if state_dir is not None and state_dir.is_dir():
+        # code replaced while this process validated (an upgrade) would key the old code's
+        # result by the new code's stamp: only a stamp read the same before and after is used
+        if state_dir is not None and state_dir.is_dir() and _stamp_unchanged(key["code"]):
             _write(state_dir / FILE_NAME, key, config)
     return resolve_paths(config, path, fingerprint)
 
@@ -127,6 +134,10 @@ def code_stamp() -> str:
     650 kB, 3 ms), and the version files of pydantic (which names the pydantic-core it
     requires) and urllib3, whose checks it calls."""
     return _stamp(Path(config_module.__file__).parent)
+
+
+def _stamp_unchanged(stamp: str) -> bool:
+    return _stamp(Path(config_module.__file__).parent) == stamp
 
 
 def _stamp(package: Path) -> str:
@@ -169,14 +180,16 @@ def _read(file: Path, key: dict[str, str]) -> Config | None:
         fd = os.open(file, flags)
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as stream:
-        try:
-            if not _trusted(os.fstat(fd)):
-                log.debug("ignoring the config cache %s: not a private file of this user", file)
-                return None
-            data = stream.read(MAX_BYTES + 1)
-        except OSError:
+    try:
+        if not _trusted(os.fstat(fd)):  # before reading: a directory, a FIFO, someone else's
+            log.debug("ignoring the config cache %s: not a private file of this user", file)
             return None
+        with os.fdopen(os.dup(fd), "rb") as stream:
+            data = stream.read(MAX_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     line, _, payload = data.partition(b"\n")
     try:
         header = json.loads(line)
@@ -220,7 +233,7 @@ def _zones_known(config: Config) -> bool:
     try:
         for zone in zones:
             ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         return False
     return True
 

@@ -53,14 +53,18 @@ def remember(config: Config, now: dt.datetime) -> None:
     ``now`` (aware) is the save time recorded in the file. Paths are stored resolved, durations
     in seconds and times as ``HH:MM``, so the file loads again through the same validation. No
     secret is in it: passwords only ever come from the environment (``password_env`` names the
-    variable). A record of the same file, bytes and code (:func:`configcache.code_stamp`) is
-    kept as it is, with its first save time: a run that changed nothing writes nothing.
+    variable). A record of the same file, bytes, code (:func:`configcache.code_stamp`) and
+    resolved paths is kept as it is, with its first save time: a run that changed nothing
+    writes nothing.
     """
     key = {
         "format": FORMAT,
         "config_file": str(Path(config.path).resolve()),
         "fingerprint": config.fingerprint,
         "code": configcache.code_stamp(),
+        # resolved through the links of the moment: a state folder's link moved since is a
+        # new record (else a read-only command would answer from the old folder)
+        "paths": [str(p) for p in (config.state_dir, config.maildir, config.mail.smtp.ca_file)],
     }
     target = config.state_dir / FILE_NAME
     if _stored_key(target) == key:
@@ -90,7 +94,7 @@ def _stored_key(target: Path) -> dict[str, object] | None:
         return None
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
         return None
-    return {k: record.get(k) for k in ("format", "config_file", "fingerprint", "code")}
+    return {k: record.get(k) for k in ("format", "config_file", "fingerprint", "code", "paths")}
 
 
 def recall(state_dir: Path, path: Path) -> tuple[Config, str] | None:

@@ -18,8 +18,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 logger = logging.getLogger(__name__)
 
-#: ``seq=`` and digits, the whole value (``seq=12a`` is no seq: the site would not serve 12).
-SEQ_RE = re.compile(r"[?&;]seq=(\d+)(?=[&;#]|$)")
+#: The value of the first ``seq=`` parameter (a servlet's ``getParameter`` reads the first).
+SEQ_RE = re.compile(r"[?&;]seq=([^&;#]*)")
+#: What browsers strip from both ends of a link (the HTML standard's ASCII whitespace).
+_ASCII_WHITESPACE = " \t\n\f\r"
 #: A seq is a database key: more digits than a signed 64-bit integer holds is not a seq (and
 #: converting thousands of digits would hit Python's integer-conversion limit).
 MAX_SEQ_DIGITS = 18
@@ -57,10 +59,12 @@ def parse_seq(digits: str) -> int | None:
 
 
 def seq_from_url(url: str) -> int | None:
-    """The ``seq`` query parameter of ``url`` (``&amp;`` and surrounding spaces tolerated, as
-    browsers strip them from a link), or None (also if absurd, or not all digits)."""
-    match = SEQ_RE.search(html.unescape(url.strip()))
-    return parse_seq(match.group(1)) if match else None
+    """The first ``seq`` query parameter of ``url`` (``&amp;`` and surrounding ASCII spaces
+    tolerated, as browsers strip them from a link), or None: none, not all ASCII digits
+    (``seq=12a`` is no seq: the site would not serve 12), or absurdly long."""
+    match = SEQ_RE.search(html.unescape(url.strip(_ASCII_WHITESPACE)))
+    value = match.group(1) if match else ""
+    return parse_seq(value) if value.isascii() and value.isdigit() else None
 
 
 def split_url(url: str) -> tuple[str, str, str, str, str] | None:
@@ -84,7 +88,7 @@ def parse_article_ref(url: str) -> tuple[str, int] | None:
     Accepts every host, ``:443`` on http, ``/eng/`` or ``/www/`` paths, extra query parameters
     and a literal ``&amp;``. Only ``view.do`` pages are articles (``down.do`` also has a seq).
     """
-    unescaped = html.unescape(url.strip())
+    unescaped = html.unescape(url.strip(_ASCII_WHITESPACE))
     parts = split_url(unescaped)
     if parts is None or "view.do" not in parts[2]:
         return None
