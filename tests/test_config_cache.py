@@ -99,9 +99,9 @@ def test_the_second_load_is_the_cached_one_and_equals_a_validated_load(
 ) -> None:
     path = setup(tmp_path)
     counted = Counted(monkeypatch)
-    first = configcache.load(path)
+    first = configcache.load(path, keep=True)
     assert counted.calls == 1 and cache_file(path).is_file()
-    second = configcache.load(path)
+    second = configcache.load(path, keep=True)
     assert counted.calls == 1  # read from the cache
     assert second == first == load_config(path)
     assert second.subscribers[0].countries == ["KP", "JP"]  # as validation converted them
@@ -114,24 +114,24 @@ def test_any_change_to_the_file_is_validated_again(
 ) -> None:
     path = setup(tmp_path)
     counted = Counted(monkeypatch)
-    configcache.load(path)
+    configcache.load(path, keep=True)
     path.write_text(FULL.replace('frequency = "weekly"', 'frequency = "weakly"'), "utf-8")
     with pytest.raises(ConfigError) as error:
-        configcache.load(path)
+        configcache.load(path, keep=True)
     assert "subscribers.1.frequency: must be one of immediate, daily, weekly" in str(
         error.value.problems
     )
     path.write_text(FULL.replace("port = 587", "port = 2525"), "utf-8")
-    assert configcache.load(path).mail.smtp.port == 2525
+    assert configcache.load(path, keep=True).mail.smtp.port == 2525
     assert counted.calls == 3
 
 
 def test_another_code_stamp_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = setup(tmp_path)
-    configcache.load(path)
+    configcache.load(path, keep=True)
     counted = Counted(monkeypatch)
     monkeypatch.setattr(configcache, "code_stamp", lambda: "another version of the checks")
-    configcache.load(path)
+    configcache.load(path, keep=True)
     assert counted.calls == 1
 
 
@@ -159,8 +159,8 @@ def test_the_same_bytes_elsewhere_are_read_from_their_own_folder(
     (one / "config.toml").write_text(text, "utf-8")
     (two / "config.toml").write_text(text, "utf-8")
     counted = Counted(monkeypatch)
-    assert configcache.load(one / "config.toml").mail.maildir == (one / "mail").resolve()
-    assert configcache.load(two / "config.toml").mail.maildir == (two / "mail").resolve()
+    assert configcache.load(one / "config.toml", keep=True).mail.maildir == (one / "mail").resolve()
+    assert configcache.load(two / "config.toml", keep=True).mail.maildir == (two / "mail").resolve()
     assert counted.calls == 2
 
 
@@ -169,11 +169,11 @@ def test_paths_are_resolved_on_every_load(tmp_path: Path, monkeypatch: pytest.Mo
     path = setup(tmp_path)
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     (tmp_path / "mail").symlink_to(tmp_path / "a")
-    assert configcache.load(path).mail.maildir == (tmp_path / "a").resolve()
+    assert configcache.load(path, keep=True).mail.maildir == (tmp_path / "a").resolve()
     (tmp_path / "mail").unlink()
     (tmp_path / "mail").symlink_to(tmp_path / "b")
     counted = Counted(monkeypatch)
-    assert configcache.load(path).mail.maildir == (tmp_path / "b").resolve()
+    assert configcache.load(path, keep=True).mail.maildir == (tmp_path / "b").resolve()
     assert counted.calls == 0
 
 
@@ -192,11 +192,11 @@ def test_a_damaged_cache_is_a_miss(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: object
 ) -> None:
     path = setup(tmp_path)
-    expected = configcache.load(path)
+    expected = configcache.load(path, keep=True)
     file = cache_file(path)
     file.write_bytes(damage(file.read_bytes()))  # type: ignore[operator]
     counted = Counted(monkeypatch)
-    assert configcache.load(path) == expected
+    assert configcache.load(path, keep=True) == expected
     assert counted.calls == 1
     assert configcache._read(file, configcache._key(expected.fingerprint, path)) is not None
 
@@ -214,14 +214,14 @@ class Planted:
 def test_a_planted_pickle_runs_no_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file with the right key and checksum, but a payload that would run a command."""
     path = setup(tmp_path)
-    expected = configcache.load(path)
+    expected = configcache.load(path, keep=True)
     marker = tmp_path / "pwned"
     payload = pickle.dumps(Planted(marker))
     key = configcache._key(expected.fingerprint, path)
     header = {"format": 1, "key": key, "payload_sha256": hashlib.sha256(payload).hexdigest()}
     cache_file(path).write_bytes(json.dumps(header).encode() + b"\n" + payload)
     counted = Counted(monkeypatch)
-    assert configcache.load(path) == expected
+    assert configcache.load(path, keep=True) == expected
     assert not marker.exists() and counted.calls == 1
     pickle.loads(payload)  # the same bytes, unrestricted, do run it: the test can fail
     assert marker.exists()
@@ -231,10 +231,12 @@ def test_check_config_never_answers_from_the_cache(tmp_path: Path) -> None:
     """A cache that says something else than the file (forged, with the right key) is used by
     ``run-once``'s loader but not by ``check-config``, which always validates the file."""
     path = setup(tmp_path)
-    real = configcache.load(path)
+    real = configcache.load(path, keep=True)
     forged = Config(path=real.path, subscribers=[])
     configcache._write(cache_file(path), configcache._key(real.fingerprint, path), forged)
-    assert configcache.load(path).subscribers == []  # the forged cache is what a hit returns
+    assert (
+        configcache.load(path, keep=True).subscribers == []
+    )  # the forged cache is what a hit returns
     done = subprocess.run(
         [sys.executable, "-m", "monitor", "--config", str(path), "check-config"],
         capture_output=True,
@@ -246,32 +248,41 @@ def test_check_config_never_answers_from_the_cache(tmp_path: Path) -> None:
     assert "2 subscriber(s)" in done.stdout
 
 
-def test_no_state_folder_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_read_only_command_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the state lock's holder (``run-once``) keeps the cache: ``status``, ``releases`` …
+    read it and leave the state folder as it was, or absent."""
     path = tmp_path / "config.toml"
     path.write_text(FULL, "utf-8")
     counted = Counted(monkeypatch)
     configcache.load(path)
+    assert not (tmp_path / "state").exists()
+    (tmp_path / "state").mkdir()
     configcache.load(path)
-    assert counted.calls == 2 and not (tmp_path / "state").exists()
+    assert list((tmp_path / "state").iterdir()) == [] and counted.calls == 2
+    configcache.load(path, keep=True)
+    configcache.load(path)
+    assert counted.calls == 3  # the read-only load found what run-once kept
 
 
 def test_a_state_dir_that_is_no_string_is_validated(tmp_path: Path) -> None:
     path = setup(tmp_path, FULL.replace('state_dir = "state"', "state_dir = 3"))
     with pytest.raises(ConfigError) as error:
-        configcache.load(path)
+        configcache.load(path, keep=True)
     assert "service.state_dir" in str(error.value.problems)
 
 
-def test_a_command_that_creates_the_state_caches_on_its_first_run(
+def test_run_once_creates_the_state_and_keeps_the_cache_on_its_first_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``run-once`` creates the state folder anyway: its first load already leaves the cache."""
+    """``run-once`` creates the state folder anyway: its first load already keeps the cache."""
     path = tmp_path / "config.toml"
     path.write_text(FULL, "utf-8")
     counted = Counted(monkeypatch)
-    configcache.load(path, create_state=True)
+    configcache.load(path, keep=True)
     assert (tmp_path / "state" / configcache.FILE_NAME).is_file()
-    configcache.load(path)
+    configcache.load(path, keep=True)
     assert counted.calls == 1
 
 
@@ -280,7 +291,7 @@ def test_a_command_that_creates_the_state_caches_on_its_first_run(
 
 def plant(path: Path, config: Config) -> Path:
     """A cache for ``path`` holding ``config``, with the right key and checksum."""
-    real = configcache.load(path)
+    real = configcache.load(path, keep=True)
     key = configcache._key(real.fingerprint, path)
     configcache._write(cache_file(path), key, config)
     return cache_file(path)
@@ -291,10 +302,10 @@ def test_a_cache_others_may_write_is_not_read(
 ) -> None:
     path = setup(tmp_path)
     file = plant(path, Config(path=path, subscribers=[]))
-    assert configcache.load(path).subscribers == []  # private: a hit (the test can fail)
+    assert configcache.load(path, keep=True).subscribers == []  # private: a hit (the test can fail)
     file.chmod(0o620)  # group-writable
     counted = Counted(monkeypatch)
-    assert len(configcache.load(path).subscribers) == 2
+    assert len(configcache.load(path, keep=True).subscribers) == 2
     assert counted.calls == 1
 
 
@@ -306,7 +317,7 @@ def test_a_cache_owned_by_another_user_is_not_read(
     file = plant(path, Config(path=path, subscribers=[]))
     os.chown(file, 65534, -1)
     counted = Counted(monkeypatch)
-    assert len(configcache.load(path).subscribers) == 2
+    assert len(configcache.load(path, keep=True).subscribers) == 2
     assert counted.calls == 1
 
 
@@ -316,7 +327,7 @@ def test_odd_files_in_the_caches_place_are_a_miss(
 ) -> None:
     """Never a hang (a FIFO), a read through a link, a crash or an unbounded read."""
     path = setup(tmp_path)
-    expected = configcache.load(path)
+    expected = configcache.load(path, keep=True)
     file = cache_file(path)
     file.unlink()
     if kind == "fifo":
@@ -336,7 +347,7 @@ def test_odd_files_in_the_caches_place_are_a_miss(
             stream.truncate(configcache.MAX_BYTES + 1)
         file.chmod(0o600)
     counted = Counted(monkeypatch)
-    assert configcache.load(path) == expected
+    assert configcache.load(path, keep=True) == expected
     assert counted.calls == 1
 
 
@@ -372,12 +383,12 @@ def test_a_zone_gone_from_the_database_is_validated_again(
     path = setup(tmp_path, FULL.replace('timezone = "Europe/Paris"', 'timezone = "My/Zone"'))
     try:
         zoneinfo.reset_tzpath(to=[str(zones)])
-        assert configcache.load(path).service.timezone == "My/Zone"
+        assert configcache.load(path, keep=True).service.timezone == "My/Zone"
     finally:
         zoneinfo.reset_tzpath()
         zoneinfo.ZoneInfo.clear_cache()
     with pytest.raises(ConfigError) as error:
-        configcache.load(path)
+        configcache.load(path, keep=True)
     assert "service.timezone: unknown time zone 'My/Zone'" in str(error.value.problems)
 
 
@@ -388,15 +399,15 @@ def test_code_replaced_while_validating_is_not_cached(
     under the new code's stamp, so nothing is kept."""
     path = setup(tmp_path)
     monkeypatch.setattr(configcache, "_stamp", lambda package: "the code now on disk")
-    configcache.load(path)
+    configcache.load(path, keep=True)
     assert not cache_file(path).exists()
     monkeypatch.undo()
-    configcache.load(path)
+    configcache.load(path, keep=True)
     assert cache_file(path).exists()
 
 
 def test_a_zone_name_that_is_a_folder_of_the_database_is_a_named_problem(tmp_path: Path) -> None:
     path = setup(tmp_path, FULL.replace('timezone = "Europe/Paris"', 'timezone = "America"'))
     with pytest.raises(ConfigError) as error:
-        configcache.load(path)
+        configcache.load(path, keep=True)
     assert f"{path}: service.timezone: unknown time zone 'America'" in error.value.problems[0]

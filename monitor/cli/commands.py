@@ -56,7 +56,7 @@ def run_once(args: argparse.Namespace, out: TextIO) -> int:
     from monitor.ops.lastgood import remember as remember_config
     from monitor.schedule.app import App
 
-    config = load(args, create_state=True)
+    config = load(args, keep=True)  # it takes the state lock: it keeps the config cache
     with StateLock(config.state_dir), App(config) as app, _failures_said_once():
         remember_config(config, app.clock())
         app.reclaim_interrupted_sends()

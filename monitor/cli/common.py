@@ -41,12 +41,12 @@ def config_path(args: argparse.Namespace) -> Path:
     return args.config or Path(os.environ.get("MOFA_MONITOR_CONFIG") or "config.toml")
 
 
-def load(args: argparse.Namespace, *, create_state: bool = False) -> Config:
+def load(args: argparse.Namespace, *, keep: bool = False) -> Config:
     """The validated config named on the command line (from the state folder's cache when the
-    file is unchanged: :mod:`monitor.ops.configcache`, which says what ``create_state`` does)."""
+    file is unchanged: :mod:`monitor.ops.configcache`, which says what ``keep`` does)."""
     from monitor.ops import configcache
 
-    return configcache.load(config_path(args), create_state=create_state)
+    return configcache.load(config_path(args), keep=keep)
 
 
 def load_readonly(args: argparse.Namespace) -> tuple[Config, str | None]:

@@ -20,8 +20,8 @@ code. (Code replaced in the milliseconds between a process importing it and firs
 stamp could still be; the next change of the file or the code clears it.)
 
 Anything else — a missing, unreadable, truncated or foreign cache file, any other key — means
-the file is validated as usual (:func:`~monitor.config.load_config`), and the result is stored
-again if the state folder exists. The cache holds the config with its paths as written; they are
+the file is validated as usual (:func:`~monitor.config.load_config`); ``run-once``, which holds
+the state lock, then stores the result (read-only commands write nothing in the state folder). The cache holds the config with its paths as written; they are
 resolved on every load, so a moved symbolic link is followed as before.
 
 The file is ``STATE_DIR/config-cache.pickle``: one JSON header line (format, key, SHA-256 of the
@@ -84,13 +84,14 @@ _ALLOWED = {
 }
 
 
-def load(path: Path | str, *, create_state: bool = False) -> Config:
+def load(path: Path | str, *, keep: bool = False) -> Config:
     """The validated config at ``path``, as :func:`~monitor.config.load_config` returns it:
     from the state folder's cache when the file, its place and the code are unchanged, else
-    validated, and cached when the state folder exists. ``create_state``: a command that is
-    about to create the state folder anyway (it takes the state lock) has it created first,
-    so its first run already leaves the cache. Raises ConfigError as ``load_config`` does; a
-    cache that cannot be read or written is only ever a slower load."""
+    validated. ``keep``: store a freshly validated config in the cache, creating the state
+    folder first if need be — for a command that takes the state lock (``run-once``); other
+    commands only read the cache, and write nothing in the state folder. Raises ConfigError
+    as ``load_config`` does; a cache that cannot be read or written is only ever a slower
+    load."""
     path = Path(path)
     data, raw = read_toml(path)
     fingerprint = hashlib.sha256(data).hexdigest()
@@ -99,13 +100,13 @@ def load(path: Path | str, *, create_state: bool = False) -> Config:
     config = _read(state_dir / FILE_NAME, key) if state_dir else None
     if config is None:
         config = check(path, raw)
-        if state_dir is not None and create_state:
+        if keep and state_dir is not None:
             with contextlib.suppress(OSError):  # the state lock reports it, as before
                 state_dir.mkdir(parents=True, exist_ok=True)
-        # code replaced while this process validated (an upgrade) would key the old code's
-        # result by the new code's stamp: only a stamp read the same before and after is used
-        if state_dir is not None and state_dir.is_dir() and _stamp_unchanged(key["code"]):
-            _write(state_dir / FILE_NAME, key, config)
+            # code replaced while this process validated (an upgrade) would key the old code's
+            # result by the new code's stamp: only a stamp read the same before and after is used
+            if state_dir.is_dir() and _stamp_unchanged(key["code"]):
+                _write(state_dir / FILE_NAME, key, config)
     return resolve_paths(config, path, fingerprint)
 
 
