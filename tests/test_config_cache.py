@@ -411,3 +411,14 @@ def test_a_zone_name_that_is_a_folder_of_the_database_is_a_named_problem(tmp_pat
     with pytest.raises(ConfigError) as error:
         configcache.load(path, keep=True)
     assert f"{path}: service.timezone: unknown time zone 'America'" in error.value.problems[0]
+
+
+def test_the_service_validates_fresh_and_keeps_the_result(tmp_path: Path) -> None:
+    """``run`` validates at start and on reload whatever the cache says, and stores what it
+    validated, so ``status`` and the next ``run-once`` find it."""
+    path = setup(tmp_path)
+    real = configcache.load(path, keep=True)
+    plant(path, Config(path=real.path, subscribers=[]))
+    assert configcache.load(path).subscribers == []  # the forged cache is what a hit returns
+    assert configcache.load(path, keep=True, fresh=True) == real
+    assert configcache.load(path) == real  # the service replaced the forged cache

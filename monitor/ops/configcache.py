@@ -20,8 +20,9 @@ code. (Code replaced in the milliseconds between a process importing it and firs
 stamp could still be; the next change of the file or the code clears it.)
 
 Anything else — a missing, unreadable, truncated or foreign cache file, any other key — means
-the file is validated as usual (:func:`~monitor.config.load_config`); ``run-once``, which holds
-the state lock, then stores the result (read-only commands write nothing in the state folder). The cache holds the config with its paths as written; they are
+the file is validated as usual (:func:`~monitor.config.load_config`); ``run-once`` and the
+service, which hold the state lock, then store the result (the service always validates, at start
+and on each reload); read-only commands write nothing in the state folder. The cache holds the config with its paths as written; they are
 resolved on every load, so a moved symbolic link is followed as before.
 
 The file is ``STATE_DIR/config-cache.pickle``: one JSON header line (format, key, SHA-256 of the
@@ -84,20 +85,21 @@ _ALLOWED = {
 }
 
 
-def load(path: Path | str, *, keep: bool = False) -> Config:
+def load(path: Path | str, *, keep: bool = False, fresh: bool = False) -> Config:
     """The validated config at ``path``, as :func:`~monitor.config.load_config` returns it:
     from the state folder's cache when the file, its place and the code are unchanged, else
     validated. ``keep``: store a freshly validated config in the cache, creating the state
-    folder first if need be — for a command that takes the state lock (``run-once``); other
-    commands only read the cache, and write nothing in the state folder. Raises ConfigError
-    as ``load_config`` does; a cache that cannot be read or written is only ever a slower
-    load."""
+    folder first if need be — for a process that holds the state lock (``run-once``, the
+    service); other commands only read the cache, and write nothing in the state folder.
+    ``fresh``: validate even if the cache has it (the service, at start and on reload). Raises
+    ConfigError as ``load_config`` does; a cache that cannot be read or written is only ever
+    a slower load."""
     path = Path(path)
     data, raw = read_toml(path)
     fingerprint = hashlib.sha256(data).hexdigest()
     state_dir = _state_dir(raw, path)
     key = _key(fingerprint, path)
-    config = _read(state_dir / FILE_NAME, key) if state_dir else None
+    config = _read(state_dir / FILE_NAME, key) if state_dir and not fresh else None
     if config is None:
         config = check(path, raw)
         if keep and state_dir is not None:

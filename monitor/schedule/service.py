@@ -44,10 +44,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.clock import Clock, file_time_ns, system_clock
-from monitor.config import Config, SourceConfig, load_config
+from monitor.config import Config, SourceConfig
 from monitor.errors import ConfigError
 from monitor.fetch.http import FetchInterrupted
-from monitor.ops import lastgood
+from monitor.ops import configcache, lastgood
 from monitor.ops.health import HealthContext, HealthServer, Metrics
 from monitor.ops.lock import StateLock
 from monitor.schedule.app import App
@@ -303,7 +303,7 @@ class Service:
             return  # probably still being written (`>` truncates first): look again next time
         self._stamp = stamp
         try:
-            config = load_config(self.path)
+            config = configcache.load(self.path, keep=True, fresh=True)
         except ConfigError as exc:
             log.error("%s: invalid edit ignored, still running the last good config:", self.path)
             for problem in exc.problems:
@@ -372,7 +372,7 @@ def run_service(
     A bad config raises ConfigError (exit 2) and a second instance LockedError (exit 1) — both
     before anything starts.
     """
-    config = load_config(config_path)
+    config = configcache.load(config_path, keep=True, fresh=True)  # validated, and kept
     with StateLock(config.state_dir), signals_blocked():
         service = Service(config, clock=clock)
         try:
