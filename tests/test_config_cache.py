@@ -231,12 +231,8 @@ def test_check_config_never_answers_from_the_cache(tmp_path: Path) -> None:
     """A cache that says something else than the file (forged, with the right key) is used by
     ``run-once``'s loader but not by ``check-config``, which always validates the file."""
     path = setup(tmp_path)
-    real = configcache.load(path, keep=True)
-    forged = Config(path=real.path, subscribers=[])
-    configcache._write(cache_file(path), configcache._key(real.fingerprint, path), forged)
-    assert (
-        configcache.load(path, keep=True).subscribers == []
-    )  # the forged cache is what a hit returns
+    plant(path, Config(path=path, subscribers=[]))
+    assert configcache.load(path).subscribers == []  # the forged cache is what a hit returns
     done = subprocess.run(
         [sys.executable, "-m", "monitor", "--config", str(path), "check-config"],
         capture_output=True,
