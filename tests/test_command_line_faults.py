@@ -414,6 +414,34 @@ class TestStderrLines:
             record = json.loads(line)
             assert set(record) >= {"time", "level", "logger", "message"}
 
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["--log-format", "json", "releases", "--since", "soon"],
+            ["releases", "--log-format=json", "--since", "soon"],
+            ["--log-format", "text", "releases", "--since", "soon", "--log-format", "json"],
+            ["--log-format", "json", "no-such-command"],
+        ],
+    )
+    def test_json_mode_usage_errors(self, tmp_path: Path, args: list[str]) -> None:
+        """A usage error is one JSON object too (argparse writes usage text otherwise)."""
+        import json
+
+        config = write_config(tmp_path, "")
+        result = cli(config, *args)
+        assert result.returncode == 2
+        [record] = [json.loads(line) for line in result.stderr.splitlines()]
+        assert record["level"] == "error" and "error: " in record["message"]
+        assert record["message"].endswith("--help)")
+
+    def test_text_mode_usage_errors_stay_argparse_s(self, tmp_path: Path) -> None:
+        config = write_config(tmp_path, "")
+        result = cli(
+            config, "--log-format", "json", "releases", "--since", "x", "--log-format", "text"
+        )
+        assert result.returncode == 2
+        assert result.stderr.startswith("usage: mofa-monitor releases")
+
     def test_json_mode_config_problems(self, tmp_path: Path) -> None:
         import json
 

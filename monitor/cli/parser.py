@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import errno
+import itertools
 import logging
 import os
 import signal
@@ -22,7 +23,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from monitor import __version__
 from monitor.cli import commands, subscribers  # noqa: F401  (they register the subcommands)
@@ -64,9 +65,35 @@ def _address(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors follow ``--log-format``: with ``json`` the error is one JSON
+    object on stderr like every other line there (:func:`~monitor.cli.common.say`), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        if json_requested[0]:
+            say(f"{self.prog}: error: {message} (see {self.prog} --help)", "error")
+            sys.exit(2)
+        super().error(message)
+
+
+#: Whether the command line asks for ``--log-format json``, read before parsing (see _Parser).
+json_requested = [False]
+
+
+def _asks_for_json(argv: Sequence[str]) -> bool:
+    """Whether the last ``--log-format`` of ``argv`` (as argparse keeps the last) is ``json``."""
+    chosen = None
+    for word, after in itertools.pairwise([*argv, ""]):
+        if word == "--log-format":
+            chosen = after
+        elif word.startswith("--log-format="):
+            chosen = word.partition("=")[2]
+    return chosen == "json"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser; every subcommand has help (a test checks it)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mofa-monitor",
         description="Follow the press releases of Korea's Ministry of Foreign Affairs, by theme, by e-mail.",
     )
@@ -86,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     # The global options are accepted after the subcommand too (`releases --config FILE`);
     # SUPPRESS keeps a value given before it when none is given after.
-    globals_after = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    globals_after = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
     globals_after.add_argument("--config", type=Path, help="config file (as before COMMAND)")
     globals_after.add_argument("-v", "--verbose", action="count", help="as before COMMAND")
     globals_after.add_argument("--log-format", choices=("text", "json"), help="as before COMMAND")
@@ -205,8 +232,12 @@ class GuardedOutput:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mofa-monitor`` and ``python -m monitor``."""
     parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    json_requested[0] = _asks_for_json(words)
+    if json_requested[0]:
+        set_stderr_format("json")
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
     except BrokenPipeError:  # `mofa-monitor --help | head -1`
         return _output_closed(None)
     setup_logging(args.verbose, args.log_format)
