@@ -81,6 +81,55 @@ class TestGuessesNeverStoreMojibake:
             decode_body(garbage, "text/html")
 
 
+class TestAStrayByteInUtf8:
+    """One broken byte in one item of a UTF-8 feed or listing: that item shows U+FFFD, as a
+    browser shows it, and every other item reads as published (the whole page was refused)."""
+
+    FEED = "<?xml version='1.0' encoding='UTF-8'?><rss><channel>{items}</channel></rss>"
+    ITEM = "<item><title>{title}</title><link>{link}</link></item>"
+
+    def feed(self, stray: bytes) -> bytes:
+        items = "".join(
+            self.ITEM.format(
+                title=f"한미 외교장관 회담 결과 {seq}",
+                link=f"https://www.mofa.go.kr/www/brd/m_4080/view.do?seq={seq}",
+            )
+            for seq in range(1, 8)
+        )
+        broken = self.ITEM.format(
+            title="대변인 정례브리핑 @", link="https://www.mofa.go.kr/www/brd/m_4080/view.do?seq=9"
+        ).encode()
+        return (
+            self.FEED.format(items=items)
+            .encode()
+            .replace(b"</channel>", broken.replace(b"@", stray) + b"</channel>")
+        )
+
+    @pytest.mark.parametrize("stray", [b"\xff", b"\xc3(", b"\xed\xa0\x80"])
+    def test_the_other_items_survive(self, stray: bytes, caplog: pytest.LogCaptureFixture) -> None:
+        from monitor.parse.feed import parse_feed
+
+        text, codec = decode_body(self.feed(stray), "application/rss+xml", url="feed")
+        assert codec == "utf-8" and "invalid in UTF-8" in caplog.text
+        titles = {
+            e.seq: e.title
+            for e in parse_feed(text, "https://www.mofa.go.kr/www/brd/rss.do?brdId=235").entries
+        }
+        assert titles[3] == "한미 외교장관 회담 결과 3" and len(titles) == 8
+        assert "\ufffd" in titles[9] and titles[9].startswith("대변인 정례브리핑")
+
+    def test_korean_in_cp949_labelled_utf8_is_still_cp949(self) -> None:
+        """Legacy bytes are mostly invalid UTF-8: no evidence of damaged UTF-8 there."""
+        body = KOREAN.encode("cp949")
+        assert decode_body(body, "text/html; charset=utf-8") == (KOREAN, "cp949")
+
+    def test_without_enough_clean_utf8_the_page_is_still_refused(self) -> None:
+        """An English page (two curly quotes) with a broken byte: too little evidence."""
+        body = ENGLISH.encode().replace(b"firm", b"fi\xffrm")
+        with pytest.raises(FetchError, match="cannot decode"):
+            decode_body(body, "text/html; charset=utf-8")
+
+
 def test_served_windows_1252_page_stores_the_right_title(
     make_site: Callable[..., SiteServer],
 ) -> None:

@@ -56,7 +56,9 @@ def decode_body(
     ``ÇÑ±¹`` for Hangul under a Latin label, C1 controls under ISO-8859-1). A page correctly
     labelled windows-1252 whose only non-ASCII bytes are curly quotes therefore stays
     windows-1252 ("Korea’s", never CP949 "Korea뭩"). A guess is only taken when its reading is
-    clean; otherwise the page is refused rather than stored as mojibake.
+    clean; otherwise the page is refused rather than stored as mojibake. A body labelled UTF-8
+    (or unlabelled) that is clean UTF-8 but for a few invalid sequences is read as UTF-8 with
+    those shown as U+FFFD (:func:`_utf8_despite_a_few_bad_bytes`), as a browser shows it.
     """
     if override:
         return _strict(body, override, url, "the configured encoding"), _canonical(override)
@@ -85,6 +87,15 @@ def decode_body(
         if declared not in (None, "utf-8"):
             log.warning("%s is labelled %s but is UTF-8; decoded as UTF-8", url or "page", label)
         return readings["utf-8"], "utf-8"
+    if declared in (None, "utf-8") and (lenient := _utf8_despite_a_few_bad_bytes(body)):
+        text, bad = lenient
+        log.warning(
+            "%s: %d byte sequence(s) invalid in UTF-8 among clean UTF-8 text; each shown as "
+            "U+FFFD, as browsers show them",
+            url or "page",
+            bad,
+        )
+        return text, "utf-8"
     if declared in readings:
         own = mess(readings[declared])
         rivals = sorted((mess(t), c) for c, t in readings.items() if c != declared)
@@ -173,6 +184,25 @@ def _strict(body: bytes, codec: str, url: str, why: str) -> str:
         raise FetchError(
             f"{url or 'page'}: cannot decode the body as {codec} ({why}): {exc}"
         ) from exc
+
+
+#: Clean multi-byte UTF-8 characters needed per invalid sequence before the invalid ones are
+#: taken for damage (a stray byte in one item) rather than for another encoding.
+_UTF8_EVIDENCE = 20
+
+
+def _utf8_despite_a_few_bad_bytes(body: bytes) -> tuple[str, int] | None:
+    """``body`` read as UTF-8 with each invalid sequence replaced (the WHATWG decoder's way),
+    and how many there were — when the valid multi-byte characters outnumber them at least
+    :data:`_UTF8_EVIDENCE` to 1, which text in CP949 or windows-1252 never shows. Else None:
+    one broken byte in one item must not cost a listing or a feed every other item."""
+    text = body.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - body.count("\ufffd".encode())
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    good = non_ascii - text.count("\ufffd")
+    if bad > 0 and good >= _UTF8_EVIDENCE * bad:
+        return text, bad
+    return None
 
 
 def _try(body: bytes, codec: str) -> str | None:
