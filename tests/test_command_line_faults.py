@@ -421,6 +421,8 @@ class TestStderrLines:
             ["releases", "--log-format=json", "--since", "soon"],
             ["--log-format", "text", "releases", "--since", "soon", "--log-format", "json"],
             ["--log-format", "json", "no-such-command"],
+            ["--log", "json", "releases", "--since", "soon"],  # argparse's abbreviation
+            ["--log-f=json", "releases", "--limit", "many"],
         ],
     )
     def test_json_mode_usage_errors(self, tmp_path: Path, args: list[str]) -> None:

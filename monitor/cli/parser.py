@@ -81,13 +81,15 @@ json_requested = [False]
 
 
 def _asks_for_json(argv: Sequence[str]) -> bool:
-    """Whether the last ``--log-format`` of ``argv`` (as argparse keeps the last) is ``json``."""
+    """Whether the last ``--log-format`` of ``argv`` (as argparse keeps the last; also written
+    as an abbreviation such as ``--log``, which argparse accepts) is ``json``."""
     chosen = None
     for word, after in itertools.pairwise([*argv, ""]):
-        if word == "--log-format":
-            chosen = after
-        elif word.startswith("--log-format="):
-            chosen = word.partition("=")[2]
+        if word == "--":
+            break
+        name, equals, value = word.partition("=")
+        if len(name) > 3 and "--log-format".startswith(name):
+            chosen = value if equals else after
     return chosen == "json"
 
 
