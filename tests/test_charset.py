@@ -123,6 +123,14 @@ class TestAStrayByteInUtf8:
         body = KOREAN.encode("cp949")
         assert decode_body(body, "text/html; charset=utf-8") == (KOREAN, "cp949")
 
+    @pytest.mark.parametrize("label", [None, "text/html; charset=utf-8"])
+    def test_cp949_that_is_also_two_byte_utf8_stays_cp949(self, label: str | None) -> None:
+        """Hangul whose CP949 bytes are valid two-byte UTF-8 too (체크, 화환 …): a clean strict
+        reading wins over damaged UTF-8. Found by an independent attack."""
+        words = "체크 치킨 화환 처치 청탁 활황 호환 혼탁 표창 회화 환호 타탁 탄탄 " * 8
+        page = f"<p>{words}대한민국 외교부</p>"
+        assert decode_body(page.encode("cp949"), label) == (page, "cp949")
+
     def test_without_enough_clean_utf8_the_page_is_still_refused(self) -> None:
         """An English page (two curly quotes) with a broken byte: too little evidence."""
         body = ENGLISH.encode().replace(b"firm", b"fi\xffrm")

@@ -265,11 +265,11 @@ class TestConfigValidation:
 class TestStateFolder:
     def test_folder_at_the_lock_path(self, stocked: Path) -> None:
         """A directory where the lock file goes: one line that says what to remove."""
-        (stocked.parent / "state" / "mofa-monitor.ops.lock").unlink()
-        (stocked.parent / "state" / "mofa-monitor.ops.lock").mkdir()
+        (stocked.parent / "state" / "mofa-monitor.lock").unlink()
+        (stocked.parent / "state" / "mofa-monitor.lock").mkdir()
         result = cli(stocked, "run-once")
         assert result.returncode == 1
-        lock = stocked.parent / "state" / "mofa-monitor.ops.lock"
+        lock = stocked.parent / "state" / "mofa-monitor.lock"
         assert result.stderr == (
             f"mofa-monitor: error: cannot take the lock {lock}: Is a directory "
             "(a folder is in the way of the lock file; remove it)\n"

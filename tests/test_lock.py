@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import LockedError
-from monitor.ops.lock import LOCK_NAME, StateLock
+from monitor.ops.lock import LEGACY_LOCK_NAMES, LOCK_NAME, StateLock
 
 
 class TestStateLock:
@@ -29,6 +30,32 @@ class TestStateLock:
             assert (tmp_path / LOCK_NAME).read_text() == f"{os.getpid()}\n"
         assert not lock.held
         assert (tmp_path / LOCK_NAME).read_text() == ""
+
+    def test_the_lock_file_keeps_its_documented_name(self, tmp_path: Path) -> None:
+        """README and docs/RELIABILITY.md name it; a build of 30 Nov 2026 renamed it by mistake."""
+        with StateLock(tmp_path):
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["mofa-monitor.lock"]
+
+    def test_a_process_of_the_build_with_the_other_name_excludes_this_one(
+        self, tmp_path: Path
+    ) -> None:
+        """That build locks ``mofa-monitor.ops.lock``: while it runs, this one must not."""
+        legacy = tmp_path / LEGACY_LOCK_NAMES[0]
+        fd = os.open(legacy, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, b"4242\n", 0)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with pytest.raises(LockedError, match=r"PID 4242, an older build"):
+                StateLock(tmp_path).acquire()
+            assert StateLock(tmp_path).held is False
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            with StateLock(tmp_path) as lock:  # stopped: this one runs, and holds both
+                assert lock.held
+                with pytest.raises(BlockingIOError):
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released with it
+        finally:
+            os.close(fd)
 
     def test_released_lock_can_be_taken_again(self, tmp_path: Path) -> None:
         """Release really unlocks: the next owner gets it."""

@@ -56,9 +56,10 @@ def decode_body(
     ``ÇÑ±¹`` for Hangul under a Latin label, C1 controls under ISO-8859-1). A page correctly
     labelled windows-1252 whose only non-ASCII bytes are curly quotes therefore stays
     windows-1252 ("Korea’s", never CP949 "Korea뭩"). A guess is only taken when its reading is
-    clean; otherwise the page is refused rather than stored as mojibake. A body labelled UTF-8
-    (or unlabelled) that is clean UTF-8 but for a few invalid sequences is read as UTF-8 with
-    those shown as U+FFFD (:func:`_utf8_despite_a_few_bad_bytes`), as a browser shows it.
+    clean. Failing all that, a body labelled UTF-8 (or unlabelled) that is clean UTF-8 but for a
+    few invalid sequences is read as UTF-8 with those shown as U+FFFD
+    (:func:`_utf8_despite_a_few_bad_bytes`), as a browser shows it; otherwise the page is refused
+    rather than stored as mojibake.
     """
     if override:
         return _strict(body, override, url, "the configured encoding"), _canonical(override)
@@ -87,15 +88,6 @@ def decode_body(
         if declared not in (None, "utf-8"):
             log.warning("%s is labelled %s but is UTF-8; decoded as UTF-8", url or "page", label)
         return readings["utf-8"], "utf-8"
-    if declared in (None, "utf-8") and (lenient := _utf8_despite_a_few_bad_bytes(body)):
-        text, bad = lenient
-        log.warning(
-            "%s: %d byte sequence(s) invalid in UTF-8 among clean UTF-8 text; each shown as "
-            "U+FFFD, as browsers show them",
-            url or "page",
-            bad,
-        )
-        return text, "utf-8"
     if declared in readings:
         own = mess(readings[declared])
         rivals = sorted((mess(t), c) for c, t in readings.items() if c != declared)
@@ -111,6 +103,16 @@ def decode_body(
         log.warning("%s is labelled %s but is %s; decoded as %s",
                     url or "page", label or "nothing", codec.upper(), codec.upper())  # fmt: skip
         return readings[codec], codec
+    # no clean strict reading: damaged UTF-8 is the last reading tried before refusing
+    if declared in (None, "utf-8") and (lenient := _utf8_despite_a_few_bad_bytes(body)):
+        text, bad = lenient
+        log.warning(
+            "%s: %d byte sequence(s) invalid in UTF-8 among clean UTF-8 text; each shown as "
+            "U+FFFD, as browsers show them",
+            url or "page",
+            bad,
+        )
+        return text, "utf-8"
     raise FetchError(
         f"{url or 'page'}: cannot decode the body as UTF-8 or CP949 with confidence"
         + (f" (declared charset {label})" if label else "")

@@ -21,7 +21,10 @@ from monitor.errors import LockedError, MonitorError
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = "mofa-monitor.ops.lock"
+LOCK_NAME = "mofa-monitor.lock"
+#: The lock file's name in builds of 30 November 2026 (a rename caught it by mistake). Taken as
+#: well when it exists, so that a process of such a build and one of this never run together.
+LEGACY_LOCK_NAMES = ("mofa-monitor.ops.lock",)
 
 
 class StateLock:
@@ -30,9 +33,39 @@ class StateLock:
     def __init__(self, state_dir: Path) -> None:
         self.path = Path(state_dir) / LOCK_NAME
         self._fd: int | None = None
+        self._legacy: list[int] = []
 
     def acquire(self) -> None:
-        """Take the lock without waiting and write our PID into the file."""
+        """Take the lock without waiting and write our PID into the file (and take the lock
+        of :data:`LEGACY_LOCK_NAMES` that exist, which a process of an older build may hold)."""
+        self._acquire()
+        try:
+            for name in LEGACY_LOCK_NAMES:
+                self._take_legacy(self.path.parent / name)
+        except BaseException:
+            self.release()
+            raise
+
+    def _take_legacy(self, path: Path) -> None:
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            return  # no build that used this name ever ran on this state
+        except OSError as exc:
+            raise StateDirError(f"cannot take the lock {path}: {exc.strerror or exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_pid(fd)
+            os.close(fd)
+            raise LockedError(
+                f"{path.parent} is in use by another mofa-monitor process "
+                f"({'PID ' + holder if holder else 'PID unknown'}, an older build); stop it "
+                "first, or point this one at another state_dir"
+            ) from None
+        self._legacy.append(fd)
+
+    def _acquire(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -61,6 +94,10 @@ class StateLock:
 
     def release(self) -> None:
         """Empty the PID and unlock; the file stays (deleting it would race a new owner)."""
+        while self._legacy:
+            fd = self._legacy.pop()
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
         if self._fd is None:
             return
         with contextlib.suppress(OSError):
