@@ -436,6 +436,19 @@ class TestStderrLines:
         assert record["level"] == "error" and "error: " in record["message"]
         assert record["message"].endswith("--help)")
 
+    def test_an_unknown_option_names_the_commands_own_help(self, tmp_path: Path) -> None:
+        import json
+
+        config = write_config(tmp_path, "")
+        result = cli(config, "--log-format", "json", "releases", "--bogus")
+        [record] = [json.loads(line) for line in result.stderr.splitlines()]
+        assert record["message"] == (
+            "mofa-monitor releases: error: unrecognized arguments: --bogus "
+            "(see mofa-monitor releases --help)"
+        )
+        result = cli(config, "releases", "--bogus")
+        assert result.returncode == 2 and result.stderr.startswith("usage: mofa-monitor releases")
+
     def test_text_mode_usage_errors_stay_argparse_s(self, tmp_path: Path) -> None:
         config = write_config(tmp_path, "")
         result = cli(

@@ -23,7 +23,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from monitor import __version__
 from monitor.cli import commands, subscribers  # noqa: F401  (they register the subcommands)
@@ -69,6 +69,11 @@ class _Parser(argparse.ArgumentParser):
     """argparse whose usage errors follow ``--log-format``: with ``json`` the error is one JSON
     object on stderr like every other line there (:func:`~monitor.cli.common.say`), exit 2."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Each subcommand's own parser, by name (its usage and ``--help`` name its options).
+        self.command_parsers: dict[str, argparse.ArgumentParser] = {}
+
     def error(self, message: str) -> NoReturn:
         if json_requested[0]:
             say(f"{self.prog}: error: {message} (see {self.prog} --help)", "error")
@@ -93,7 +98,7 @@ def _asks_for_json(argv: Sequence[str]) -> bool:
     return chosen == "json"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     """The full parser; every subcommand has help (a test checks it)."""
     parser = _Parser(
         prog="mofa-monitor",
@@ -125,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         summary = doc.partition("\n")[0]
         p = sub.add_parser(name, help=summary, description=doc, parents=[globals_after])
         p.set_defaults(handler=handler)
+        parser.command_parsers[name] = p
         return p
 
     add("check-config")
@@ -239,7 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if json_requested[0]:
         set_stderr_format("json")
     try:
-        args = parser.parse_args(words)
+        args, extras = parser.parse_known_args(words)
+        if extras:  # named by the command's own parser, whose --help lists what it takes
+            command_parser = parser.command_parsers.get(args.command, parser)
+            command_parser.error(f"unrecognized arguments: {' '.join(extras)}")
     except BrokenPipeError:  # `mofa-monitor --help | head -1`
         return _output_closed(None)
     setup_logging(args.verbose, args.log_format)
