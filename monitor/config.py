@@ -17,7 +17,6 @@ import codecs
 import dataclasses
 import datetime as dt
 import difflib
-import functools
 import hashlib
 import ipaddress
 import os
@@ -64,8 +63,9 @@ def parse_duration(value: Any) -> dt.timedelta:
     return dt.timedelta(seconds=sum(float(n) * unit_seconds[u] for n, u in parts))
 
 
-def _check_zone(value: Any) -> Any:
-    """An IANA zone name the zone database here knows; a non-string is left to the type check."""
+def check_zone(value: Any) -> Any:
+    """An IANA zone name the zone database here knows (``TZPATH``, ``tzdata``), as it is;
+    ValueError naming it otherwise. A non-string is left to the type check."""
     if not isinstance(value, str):
         return value
     try:
@@ -142,25 +142,17 @@ def _url_problem(value: str) -> str | None:
         return "there is no host"
     if port == 0 or (parts.port is None and parts.netloc.endswith(":")):
         return "the port must be a number from 1 to 65535"
-    from pydantic import ValidationError
+    from pydantic import AnyHttpUrl, ValidationError
     from urllib3.exceptions import LocationParseError
     from urllib3.util import parse_url
 
     try:
         parse_url(value)
-        _url_adapter().validate_python(value)
+        _adapter(AnyHttpUrl).validate_python(value)
     except (LocationParseError, ValidationError) as exc:
         detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else "bad syntax"
         return detail.removeprefix("Input should be a valid URL, ")
     return None
-
-
-@functools.cache
-def _url_adapter() -> Any:
-    """pydantic's WHATWG URL type, built on first use (validation only)."""
-    from pydantic import AnyHttpUrl, TypeAdapter
-
-    return TypeAdapter(AnyHttpUrl)
 
 
 def _check_header_text(value: Any) -> Any:
@@ -273,7 +265,7 @@ class Bounds:
 
 PlainText = Annotated[str, Before(_check_plain_text)]
 Duration = Annotated[dt.timedelta, Before(parse_duration)]
-TimeZone = Annotated[str, Before(_check_zone)]
+TimeZone = Annotated[str, Before(check_zone)]
 Email = Annotated[str, Before(check_email)]
 Slug = Annotated[str, Before(_check_slug)]
 HttpUrl = Annotated[str, Before(_check_url)]
@@ -510,7 +502,7 @@ class Config:
 
     service: ServiceConfig = field(default_factory=ServiceConfig)
     sources: list[SourceConfig] = field(default_factory=_default_sources)
-    mail: MailConfig = field(default_factory=MailConfig)
+    mail: Annotated[MailConfig, Before(_from_key)] = field(default_factory=MailConfig)
     subscribers: list[SubscriberConfig] = field(default_factory=list)
     themes: list[ThemeConfig] = field(default_factory=list)
     path: Path = Path("config.toml")
@@ -553,12 +545,6 @@ def validate(
     or one of its sections. ``theme_ids`` are the themes a subscriber may follow (default: the
     packaged ones). Raises pydantic's ``ValidationError`` listing every problem (imported here:
     validation is the only step that needs pydantic)."""
-    if kind is Config and isinstance(data, dict):
-        data = _subscriber_zone_defaults_to_service(data)
-    if kind is MailConfig and isinstance(data, dict):
-        data = _from_key(data)
-    if kind is Config and isinstance(data, dict) and isinstance(data.get("mail"), dict):
-        data = {**data, "mail": _from_key(data["mail"])}
     context = {"theme_ids": set(DEFAULT_THEME_IDS if theme_ids is None else theme_ids)}
     return typing.cast(_Section, _adapter(kind).validate_python(data, context=context))
 
@@ -567,17 +553,20 @@ _ADAPTERS: dict[type, Any] = {}
 
 
 def _adapter(kind: type) -> Any:
-    """pydantic's validator of ``kind``, built once per process on first use."""
+    """pydantic's validator of ``kind`` (with its :data:`_TABLE_RULES`), built once per
+    process on first use."""
     if kind not in _ADAPTERS:
         from pydantic import TypeAdapter
 
-        _ADAPTERS[kind] = TypeAdapter(kind)
+        rule = _TABLE_RULES.get(kind)
+        target: Any = Annotated[kind, Before(rule)] if rule else kind
+        _ADAPTERS[kind] = TypeAdapter(target)
     return _ADAPTERS[kind]
 
 
-def _from_key(mail: dict[str, Any]) -> dict[str, Any]:
+def _from_key(mail: Any) -> Any:
     """The file's ``from`` is the field ``from_`` (``from`` is a Python keyword)."""
-    if "from" not in mail:
+    if not isinstance(mail, dict) or "from" not in mail:
         return mail
     renamed = {("from_" if k == "from" else k): v for k, v in mail.items() if k != "from_"}
     if "from_" in mail:
@@ -585,10 +574,12 @@ def _from_key(mail: dict[str, Any]) -> dict[str, Any]:
     return renamed
 
 
-def _subscriber_zone_defaults_to_service(data: dict[str, Any]) -> dict[str, Any]:
+def _subscriber_zone_defaults_to_service(data: Any) -> Any:
     """A subscriber without ``timezone`` lives in ``[service] timezone`` (itself Asia/Seoul
     by default): its ``send_at`` and dates are read there. An invalid service zone is
     reported once, on the service, and leaves such subscribers on the default."""
+    if not isinstance(data, dict):
+        return data
     service = data.get("service")
     zone = service.get("timezone") if isinstance(service, dict) else None
     if isinstance(service, ServiceConfig):
@@ -597,7 +588,7 @@ def _subscriber_zone_defaults_to_service(data: dict[str, Any]) -> dict[str, Any]
     if not isinstance(zone, str) or not isinstance(subscribers, list):
         return data
     try:
-        _check_zone(zone)
+        check_zone(zone)
     except ValueError:
         return data
     subscribers = [
@@ -605,6 +596,14 @@ def _subscriber_zone_defaults_to_service(data: dict[str, Any]) -> dict[str, Any]
         for sub in subscribers
     ]
     return {**data, "subscribers": subscribers}
+
+
+#: What a class's tables go through before its own validation, wherever it is validated (the
+#: ``mail`` table inside a whole config too: :attr:`Config.mail` names the same rule).
+_TABLE_RULES: dict[type, Callable[[Any], Any]] = {
+    Config: _subscriber_zone_defaults_to_service,
+    MailConfig: _from_key,
+}
 
 
 def _cross_checks(raw: dict[str, Any]) -> list[str]:
@@ -876,13 +875,18 @@ def _did_you_mean(loc: tuple[Any, ...]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def path_in_file(written: Path, config_file: Path) -> Path:
+    """A path as the config file ``config_file`` names it: relative ones from the file's
+    folder, so a service and a shell agree; symbolic links resolved."""
+    return (written if written.is_absolute() else config_file.resolve().parent / written).resolve()
+
+
 def resolve_paths(config: Config, path: Path, fingerprint: str) -> Config:
-    """``config`` as read from ``path`` (whose bytes have SHA-256 ``fingerprint``), its relative
-    paths made absolute from the file's folder, symbolic links resolved."""
-    base = path.resolve().parent
+    """``config`` as read from ``path`` (whose bytes have SHA-256 ``fingerprint``), its paths
+    made absolute (:func:`path_in_file`)."""
 
     def absolute(p: Path | None) -> Path | None:
-        return None if p is None else (p if p.is_absolute() else base / p).resolve()
+        return None if p is None else path_in_file(p, path)
 
     replace = dataclasses.replace
     service = replace(config.service, state_dir=absolute(config.service.state_dir))

@@ -71,6 +71,11 @@ def set_stderr_format(log_format: str) -> None:
     _STDERR_FORMAT[0] = log_format
 
 
+def stderr_format() -> str:
+    """How :func:`say` writes its lines now: ``"text"`` or ``"json"``."""
+    return _STDERR_FORMAT[0]
+
+
 def say(line: str, level: str = "info", *, multiline: bool = False) -> None:
     """One line on stderr; a closed stderr is not worth a second failure.
 

@@ -27,7 +27,7 @@ from typing import Any, NoReturn, TextIO
 
 from monitor import __version__
 from monitor.cli import commands, subscribers  # noqa: F401  (they register the subcommands)
-from monitor.cli.common import COMMANDS, say, set_stderr_format
+from monitor.cli.common import COMMANDS, say, set_stderr_format, stderr_format
 from monitor.errors import ConfigError, MonitorError
 from monitor.ops.logs import setup_logging
 
@@ -75,14 +75,10 @@ class _Parser(argparse.ArgumentParser):
         self.command_parsers: dict[str, argparse.ArgumentParser] = {}
 
     def error(self, message: str) -> NoReturn:
-        if json_requested[0]:
+        if stderr_format() == "json":
             say(f"{self.prog}: error: {message} (see {self.prog} --help)", "error")
             sys.exit(2)
         super().error(message)
-
-
-#: Whether the command line asks for ``--log-format json``, read before parsing (see _Parser).
-json_requested = [False]
 
 
 def _asks_for_json(argv: Sequence[str]) -> bool:
@@ -241,9 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mofa-monitor`` and ``python -m monitor``."""
     parser = build_parser()
     words = sys.argv[1:] if argv is None else argv
-    json_requested[0] = _asks_for_json(words)
-    if json_requested[0]:
-        set_stderr_format("json")
+    # read before parsing, so that a usage error is written as the command line asks (_Parser)
+    set_stderr_format("json" if _asks_for_json(words) else "text")
     try:
         args, extras = parser.parse_known_args(words)
         if extras:  # named by the command's own parser, whose --help lists what it takes

@@ -51,10 +51,16 @@ import sys
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor import config as config_module
-from monitor.config import Config, check, read_toml, resolve_paths
+from monitor.config import (
+    Config,
+    check,
+    check_zone,
+    path_in_file,
+    read_toml,
+    resolve_paths,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +125,8 @@ def _state_dir(raw: dict[str, Any], path: Path) -> Path | None:
     named = service.get("state_dir", "state") if isinstance(service, dict) else None
     if not isinstance(named, str) or not named or "\0" in named:
         return None
-    chosen = Path(named)
     try:
-        return (chosen if chosen.is_absolute() else path.resolve().parent / chosen).resolve()
+        return path_in_file(Path(named), path)
     except OSError:
         return None
 
@@ -235,8 +240,8 @@ def _zones_known(config: Config) -> bool:
     zones = {config.service.timezone} | {sub.timezone for sub in config.subscribers}
     try:
         for zone in zones:
-            ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+            check_zone(zone)
+    except ValueError:
         return False
     return True
 

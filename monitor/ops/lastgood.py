@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.config import DEFAULT_THEME_IDS, Config, ServiceConfig, validate
+from monitor.config import DEFAULT_THEME_IDS, Config, ServiceConfig, path_in_file, validate
 from monitor.errors import ConfigError
 from monitor.ops import configcache
 
@@ -141,7 +141,6 @@ def load_for_reading(path: Path) -> ReadConfig:
 
 def state_dir_of(path: Path) -> Path:
     """``[service] state_dir`` as the (possibly invalid) file names it, else the default."""
-    base = path.resolve().parent
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except (OSError, ValueError):
@@ -151,7 +150,7 @@ def state_dir_of(path: Path) -> Path:
     except (ValueError, KeyError, TypeError):
         named = _state_dir_line(text)
     chosen = Path(named) if isinstance(named, str) and named.strip() else Path("state")
-    return (chosen if chosen.is_absolute() else base / chosen).resolve()
+    return path_in_file(chosen, path)
 
 
 def _state_dir_line(text: str) -> object:

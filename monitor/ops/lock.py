@@ -53,16 +53,7 @@ class StateLock:
             return  # no build that used this name ever ran on this state
         except OSError as exc:
             raise StateDirError(f"cannot take the lock {path}: {exc.strerror or exc}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_pid(fd)
-            os.close(fd)
-            raise LockedError(
-                f"{path.parent} is in use by another mofa-monitor process "
-                f"({'PID ' + holder if holder else 'PID unknown'}, an older build); stop it "
-                "first, or point this one at another state_dir"
-            ) from None
+        _lock_or_close(fd, path, ", an older build")
         self._legacy.append(fd)
 
     def _acquire(self) -> None:
@@ -74,19 +65,7 @@ class StateLock:
                 f"cannot take the lock {self.path}: {exc.strerror or exc} "
                 f"({_unusable_reason(self.path, exc)})"
             ) from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_pid(fd)
-            os.close(fd)
-            raise LockedError(
-                f"{self.path.parent} is in use by another mofa-monitor process "
-                f"({'PID ' + holder if holder else 'PID unknown'}); stop it first, "
-                "or point this one at another state_dir"
-            ) from None
-        except BaseException:
-            os.close(fd)
-            raise
+        _lock_or_close(fd, self.path)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
@@ -122,6 +101,24 @@ class StateLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _lock_or_close(fd: int, path: Path, holder_is: str = "") -> None:
+    """``flock`` ``fd`` (the lock file ``path``) without waiting; if another process holds it,
+    close ``fd`` and raise LockedError naming that process's PID (``holder_is`` follows it)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _read_pid(fd)
+        os.close(fd)
+        raise LockedError(
+            f"{path.parent} is in use by another mofa-monitor process "
+            f"({'PID ' + holder if holder else 'PID unknown'}{holder_is}); stop it first, "
+            "or point this one at another state_dir"
+        ) from None
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class StateDirError(MonitorError):

@@ -198,13 +198,9 @@ class ReleaseRepository:
             _write_tags(conn, row_id, classification)
         return int(revision)
 
-    def retag(self, row_id: int, classification: Classification, summary: str) -> None:
-        """Replace the themes, countries and summary of a release (``reclassify``)."""
-        self.retag_many([(row_id, classification, summary)])
-
     def retag_many(self, retagged: Sequence[tuple[int, Classification, str]]) -> None:
-        """:meth:`retag` for (row id, classification, summary) of many releases, in one
-        transaction."""
+        """Replace the themes, countries and summary of releases given as (row id,
+        classification, summary), in one transaction (``reclassify``, a page at a time)."""
         with self.db.transaction() as conn:
             for row_id, classification, summary in retagged:
                 conn.execute("UPDATE releases SET summary = ? WHERE id = ?", (summary, row_id))

@@ -127,7 +127,6 @@ class Store(Closing):
     stored_version = _Delegate("release_repository", ReleaseRepository.stored_version)
     insert_release = _Delegate("release_repository", ReleaseRepository.insert_release)
     update_release = _Delegate("release_repository", ReleaseRepository.update_release)
-    retag = _Delegate("release_repository", ReleaseRepository.retag)
     retag_many = _Delegate("release_repository", ReleaseRepository.retag_many)
     rebase_urls = _Delegate("release_repository", ReleaseRepository.rebase_urls)
     releases = _Delegate("release_repository", ReleaseRepository.releases)
