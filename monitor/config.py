@@ -673,17 +673,28 @@ def _theme_pattern_problems(raw: dict[str, Any]) -> list[str]:
         weights = theme.get("weights") if isinstance(theme, dict) else None
         if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
             continue  # the type error is reported by field validation
-        if not isinstance(weights, dict) or not all(
-            isinstance(w, int | float) and not isinstance(w, bool) for w in weights.values()
-        ):
-            weights = None  # not a table of numbers: field validation says so
-        spec = ThemeSpec(id="x", patterns=patterns, weights=weights)
+        if isinstance(weights, dict):  # weights as field validation reads them ("3" is 3.0)
+            weights = {k: _as_weight(w) for k, w in weights.items()}
+        spec = ThemeSpec(
+            id="x", patterns=patterns, weights=weights if isinstance(weights, dict) else None
+        )
         for suffix, message in pattern_errors(spec):
             field, _, index = suffix.partition(".")
             if field in ("patterns", "weights"):
                 where = f"{field}.{int(index) + 1}" if index.isdigit() else suffix
                 problems.append(f"themes.{number}.{where}: {message}")
     return problems
+
+
+def _as_weight(value: Any) -> float:
+    """A theme weight as validation reads it (a number, or a string of one); any other value,
+    which field validation reports, as 1.0, so its key is still checked against the patterns."""
+    if isinstance(value, int | float):
+        return value
+    try:
+        return float(value) if isinstance(value, str) else 1.0
+    except ValueError:
+        return 1.0
 
 
 def _duplicates(section: str, values: Iterable[str | None], key: str) -> list[str]:

@@ -114,3 +114,18 @@ def test_a_wrong_type_anywhere_is_a_named_problem(tmp_path: Path, section: str) 
         except Exception as exc:
             crashes.append(f"{section}.{key} = {toml_value(value)}: {type(exc).__name__}: {exc}")
     assert crashes == []
+
+
+def test_theme_weights_are_checked_as_validation_reads_them(tmp_path: Path) -> None:
+    """A weight written as a string is read as the number it spells ("-5" is refused as -5),
+    and a weight that is no number still has its key checked against the patterns."""
+    path = write(tmp_path, "themes", "weights", {"x": "-5"})
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert f"{path}: themes.1.weights.x: weight must be a number >= 0" in error.value.problems
+    path = write(tmp_path, "themes", "weights", {"nowhere": [1]})
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert f"{path}: themes.1.weights.nowhere: weight for a pattern the theme does not list" in (
+        error.value.problems
+    )
